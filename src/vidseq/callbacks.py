@@ -1,0 +1,68 @@
+"""Callbacks that make a run directory resumable and inspectable."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+import keras
+
+from vidseq.io import write_atomic
+from vidseq.viz import plot_curves
+
+
+def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> None:
+    """model.save to a temporary .keras name beside `path`, then rename over it."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, target)
+
+
+def read_history(path: str | os.PathLike) -> list[dict[str, float]]:
+    """Rows of history.csv as dicts of floats (epoch first); [] when absent."""
+    if not Path(path).is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """After each epoch: history.csv and curves.png, checkpoints/last.keras, best.keras (by
+    `monitor`) and state.json, each written atomically, so a killed run resumes from its last
+    finished epoch with one history row per epoch."""
+
+    def __init__(self, run: str | os.PathLike, monitor: str = "val_loss", history: list[dict] | None = None):
+        super().__init__()
+        self.run = Path(run)
+        self.monitor = monitor
+        self.rows = list(history or [])
+        self.best = min((r[monitor] for r in self.rows if monitor in r), default=math.inf)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if not all(math.isfinite(v) for v in logs.values()):
+            return  # TerminateOnNaN stops the run; keep the last good checkpoint
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.rows = [r for r in self.rows if r["epoch"] < epoch] + [{"epoch": epoch, **logs}]
+        ckpt = self.run / "checkpoints"
+        ckpt.mkdir(parents=True, exist_ok=True)
+        if logs.get(self.monitor, math.inf) < self.best:
+            self.best = logs[self.monitor]
+            save_model_atomic(self.model, ckpt / "best.keras")
+        save_model_atomic(self.model, ckpt / "last.keras")
+        self._write_history()
+        write_atomic(self.run / "state.json", json.dumps({"epoch": epoch, "best": self.best}).encode())
+        plot_curves(self.rows, self.run / "curves.png")
+
+    def _write_history(self) -> None:
+        keys = list(dict.fromkeys(k for r in self.rows for k in r))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_atomic(self.run / "history.csv", buf.getvalue().encode())

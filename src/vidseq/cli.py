@@ -1,0 +1,192 @@
+"""The `vidseq` command: demo, train, evaluate, predict, show, models."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from vidseq.errors import VidseqError
+
+log = logging.getLogger("vidseq")
+_TRAIN_FLAGS = {  # flag → (RunConfig field, type)
+    "--model": ("model", str), "--frames": ("frames", int), "--size": ("size", str), "--resize": ("resize", str),
+    "--sampler": ("sampler", str), "--stride": ("stride", float), "--sequence-time": ("sequence_time", float),
+    "--batch": ("batch", int), "--epochs": ("epochs", int), "--optimizer": ("optimizer", str),
+    "--lr": ("learning_rate", float), "--val": ("val", float), "--test": ("test", float),
+    "--groups": ("groups", str), "--folds": ("folds", int), "--fold": ("fold", int),
+    "--train-list": ("train_list", str), "--test-list": ("test_list", str), "--seed": ("seed", int),
+    "--workers": ("workers", int), "--cache": ("cache", str), "--augment": ("augment", str),
+    "--early-stopping": ("early_stopping", int), "--jit-compile": ("jit_compile", str), "--max-bad": ("max_bad", float),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns 0 on success, 2 on a user error (one sentence on stderr)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    args = _parser().parse_args(argv)
+    try:
+        summary = args.handler(args)
+    except VidseqError as e:
+        print(f"vidseq: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vidseq: interrupted; `vidseq train ... --resume` continues a training run.", file=sys.stderr)
+        return 130
+    print(summary)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vidseq", description="Train and use spatiotemporal video classifiers.")
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="train + evaluate on the embedded motion dataset")
+    demo.add_argument("--out", default="demo-run")
+    demo.add_argument("--per-class", type=int, default=60, help="videos per class to generate")
+    demo.add_argument("--epochs", type=int, default=15)
+    demo.set_defaults(handler=_demo)
+
+    train = sub.add_parser("train", help="train a model on a folder, {classname} glob or CSV")
+    train.add_argument("data", help="folder (one sub-folder per class), glob with {classname}, or CSV")
+    train.add_argument("--out", required=True, help="run directory to create")
+    train.add_argument("--config", help="YAML file of settings; flags override it")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    train.add_argument("--class-weights", action="store_true", help="weight classes by inverse frequency")
+    train.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                       help="zoo option such as width=0.25, units=128, weights=PATH (repeatable)")
+    train.add_argument("--gray", action="store_true", help="grayscale frames")
+    for flag, (_, kind) in _TRAIN_FLAGS.items():
+        train.add_argument(flag, type=kind, default=None)
+    train.set_defaults(handler=_train)
+
+    ev = sub.add_parser("evaluate", help="metrics of a run on its test split or other data")
+    ev.add_argument("run")
+    ev.add_argument("--data", help="evaluate on this folder / glob / CSV instead of the saved test split")
+    ev.add_argument("--clips", type=int, default=1, help="clips per video, softmax averaged")
+    ev.set_defaults(handler=_evaluate)
+
+    pr = sub.add_parser("predict", help="top-3 classes for new videos")
+    pr.add_argument("run")
+    pr.add_argument("files", nargs="+", help="video files or folders")
+    pr.add_argument("--clips", type=int, default=1)
+    pr.add_argument("--json", action="store_true", help="print JSON lines")
+    pr.add_argument("--timeline", metavar="PNG", help="slide windows over the (single) video and plot to PNG")
+    pr.add_argument("--window", type=float, default=2.0, help="timeline window in seconds")
+    pr.set_defaults(handler=_predict)
+
+    show = sub.add_parser("show", help="draw sampled clips as a picture")
+    show.add_argument("data")
+    show.add_argument("--out", default="grid.png")
+    show.add_argument("--clips", type=int, default=6)
+    show.add_argument("--frames", type=int, default=8)
+    show.add_argument("--size", default="112")
+    show.add_argument("--augment", nargs="?", const="standard", default=None, help="draw one clip augmented several times")
+    show.add_argument("--seed", type=int, default=0)
+    show.set_defaults(handler=_show)
+
+    models = sub.add_parser("models", help="list the zoo")
+    models.set_defaults(handler=_models)
+    return p
+
+
+def _train_config(args) -> "RunConfig":
+    from vidseq.config import RunConfig
+
+    base = dataclasses.asdict(RunConfig.load(args.config)) if args.config else {}
+    base["data"] = args.data
+    for flag, (name, _) in _TRAIN_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            base[name] = value
+    if args.gray:
+        base["gray"] = True
+    if args.class_weights:
+        base["class_weights"] = True
+    options = dict(base.get("model_options") or {})
+    for pair in args.model_option:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise VidseqError(f"--model-option {pair!r} must look like key=value (e.g. width=0.25).")
+        options[key.strip()] = yaml.safe_load(value)
+    base["model_options"] = options
+    return RunConfig.from_dict(base, "command line")
+
+
+def _train(args) -> str:
+    from vidseq.evaluate import metrics_table
+    from vidseq.models.registry import get_spec
+    from vidseq.train import train
+
+    cfg = _train_config(args)
+    get_spec(cfg.model)
+    if not Path(cfg.data).exists() and "{classname}" not in cfg.data:
+        raise VidseqError(f"data {cfg.data} does not exist; give a folder, a {{classname}} glob or a CSV.")
+    result = train(cfg, args.out, resume=args.resume)
+    if result.metrics is None:
+        return f"trained {result.epochs} epochs in {result.seconds:.0f}s into {result.run} (no test split)"
+    print(metrics_table(result.metrics))
+    return f"test accuracy {result.metrics['accuracy']:.3f} (n={result.metrics['n']})"
+
+
+def _evaluate(args) -> str:
+    from vidseq.evaluate import evaluate_run, metrics_table
+
+    if args.clips < 1:
+        raise VidseqError(f"--clips must be at least 1 (got {args.clips}).")
+    metrics = evaluate_run(args.run, data=args.data, clips=args.clips)
+    print(metrics_table(metrics))
+    return f"test accuracy {metrics['accuracy']:.3f} (n={metrics['n']})"
+
+
+def _predict(args) -> str:
+    from vidseq.predict import predict_files, predict_timeline
+
+    if args.timeline:
+        if len(args.files) != 1:
+            raise VidseqError("--timeline takes exactly one video file.")
+        times, _ = predict_timeline(args.run, args.files[0], args.timeline, window=args.window)
+        return f"wrote {args.timeline} ({len(times)} windows)"
+    results = predict_files(args.run, args.files, clips=args.clips)
+    for r in results:
+        if args.json:
+            print(json.dumps(r))
+        elif "error" in r:
+            print(f"{r['file']}: error: {r['error']}")
+        else:
+            print(f"{r['file']}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"]))
+    failed = sum("error" in r for r in results)
+    return f"predicted {len(results) - failed} file(s)" + (f", {failed} failed" if failed else "")
+
+
+def _show(args) -> str:
+    from vidseq.show import show_clips
+
+    path = show_clips(args.data, args.out, clips=args.clips, frames=args.frames, size=args.size,
+                      augment=args.augment, seed=args.seed)
+    return f"wrote {path}"
+
+
+def _models(args) -> str:
+    from vidseq.models.registry import get_spec, list_models
+
+    names = list_models()
+    for name in names:
+        print(f"{name:<16} {get_spec(name).description}")
+    return f"{len(names)} models"
+
+
+def _demo(args) -> str:
+    from vidseq.demo import run_demo
+
+    results = run_demo(args.out, per_class=args.per_class, epochs=args.epochs)
+    return " | ".join(f"{name} test accuracy {m['accuracy']:.3f} (n={m['n']})" for name, m in results.items())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

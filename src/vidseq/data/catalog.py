@@ -1,0 +1,339 @@
+"""Catalog: the labelled media files of a dataset, and how it splits without leakage."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import logging
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from vidseq.errors import VidseqError
+from vidseq.io import write_atomic
+
+log = logging.getLogger("vidseq")
+
+VIDEO_EXTENSIONS = frozenset(
+    ".mp4 .m4v .avi .mkv .mov .webm .mpg .mpeg .wmv .flv .ogv .3gp .ts".split()
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled media file: absolute path, class index and optional group (source video)."""
+
+    path: str
+    label: int
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """An ordered list of items with their sorted class names and the root their paths live under."""
+
+    items: tuple[Item, ...]
+    classes: tuple[str, ...]
+    root: str
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_folder(cls, root: str | os.PathLike) -> "Catalog":
+        """One class per sub-folder of `root` (searched recursively for media files)."""
+        base = _existing_dir(root)
+        classes = sorted(d.name for d in base.iterdir() if d.is_dir() and not _hidden(d.name))
+        if not classes:
+            raise VidseqError(f"{base} has no class sub-folders: put each class's videos in root/<class>/.")
+        labelled = []
+        for name in classes:
+            labelled += [(p, name) for p in sorted((base / name).rglob("*")) if p.is_file()]
+        return cls._build(labelled, base, classes)
+
+    @classmethod
+    def from_glob(cls, pattern: str) -> "Catalog":
+        """keras-video-generators style pattern such as "videos/{classname}/*.avi"."""
+        if "{classname}" not in pattern:
+            raise VidseqError(f"glob {pattern!r} has no {{classname}} placeholder: write e.g. 'videos/{{classname}}/*.avi'.")
+        head = pattern.split("{classname}")[0]
+        rx = re.compile(
+            "^" + re.escape(os.path.normpath(pattern)).replace(re.escape("{classname}"), "(?P<c>[^/\\\\]+)")
+            .replace(r"\*\*", ".*").replace(r"\*", "[^/\\\\]*").replace(r"\?", ".") + "$"
+        )
+        labelled = []
+        for p in sorted(glob.glob(pattern.replace("{classname}", "*"), recursive=True)):
+            m = rx.match(os.path.normpath(p))
+            if m and os.path.isfile(p):
+                labelled.append((Path(p), m.group("c")))
+        base = Path(head if head.endswith(os.sep) or not head else os.path.dirname(head) or ".")
+        return cls._build(labelled, base.resolve(), sorted({c for _, c in labelled}), what=f"glob {pattern!r}")
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike) -> "Catalog":
+        """Rows `path,label[,group]`; paths relative to the CSV's folder."""
+        csv_path = Path(path)
+        if not csv_path.is_file():
+            raise VidseqError(f"CSV file {csv_path} does not exist.")
+        rows = _read_csv(csv_path, required=("path", "label"))
+        base = csv_path.resolve().parent
+        labelled, groups, seen = [], {}, set()
+        for row in rows:
+            p = (base / row["path"]).resolve()
+            if p in seen:
+                raise VidseqError(f"{csv_path}: {row['path']} is listed twice; keep one row per file.")
+            seen.add(p)
+            if not p.is_file():
+                raise VidseqError(f"{csv_path}: {row['path']} does not exist (paths are relative to the CSV's folder).")
+            labelled.append((p, row["label"]))
+            if row.get("group"):
+                groups[str(p)] = row["group"]
+        cat = cls._build(labelled, base, sorted({c for _, c in labelled}), what=str(csv_path))
+        return cat._with_group_map(groups) if groups else cat
+
+    @classmethod
+    def open(cls, source: str | os.PathLike) -> "Catalog":
+        """A folder, a glob with {classname}, or a CSV, decided by its form."""
+        src = str(source)
+        if "{classname}" in src:
+            return cls.from_glob(src)
+        if src.lower().endswith(".csv"):
+            return cls.from_csv(src)
+        return cls.from_folder(src)
+
+    def from_list(self, path: str | os.PathLike) -> "Catalog":
+        """The items named in a file of paths relative to the root, one per line."""
+        p = Path(path)
+        if not p.is_file():
+            raise VidseqError(f"list file {p} does not exist.")
+        by_rel = {self.relpath(it): it for it in self.items}
+        names = [ln.strip().replace("\\", "/") for ln in p.read_text().splitlines() if ln.strip()]
+        unknown = [n for n in names if n not in by_rel]
+        if unknown:
+            raise VidseqError(f"{len(unknown)} path(s) in {p} are not in {self.root} (first: {unknown[0]}); paths are relative to the data folder.")
+        return self.subset([by_rel[n] for n in dict.fromkeys(names)])
+
+    @classmethod
+    def _build(cls, labelled, root: Path, classes, what: str | None = None) -> "Catalog":
+        what = what or str(root)
+        index = {c: i for i, c in enumerate(classes)}
+        items, skipped = [], 0
+        for p, c in labelled:
+            if _hidden(Path(p).name) or Path(p).suffix.lower() not in VIDEO_EXTENSIONS:
+                skipped += 1
+                continue
+            items.append(Item(str(Path(p).resolve()), index[c]))
+        if skipped:
+            log.warning("skipped %d hidden or non-media file(s) in %s", skipped, what)
+        if not items:
+            raise VidseqError(f"{what} holds no media files ({', '.join(sorted(VIDEO_EXTENSIONS))}).")
+        counts = Counter(it.label for it in items)
+        empty = [c for c in classes if counts[index[c]] == 0]
+        if empty:
+            raise VidseqError(f"class {empty[0]!r} in {what} has no media files; add some or remove the class.")
+        return cls(tuple(items), tuple(classes), str(root))
+
+    # ---- views --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    @property
+    def paths(self) -> list[str]:
+        """Absolute paths in catalog order."""
+        return [it.path for it in self.items]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class indices in catalog order."""
+        return np.array([it.label for it in self.items], dtype=np.int64)
+
+    def counts(self) -> dict[str, int]:
+        """Number of items per class name."""
+        c = Counter(it.label for it in self.items)
+        return {name: c[i] for i, name in enumerate(self.classes)}
+
+    def relpath(self, item: Item) -> str:
+        """Item path relative to the catalog root, with forward slashes."""
+        return Path(os.path.relpath(item.path, self.root)).as_posix()
+
+    def subset(self, items: Sequence[Item]) -> "Catalog":
+        """A catalog with the same classes and root holding only `items`."""
+        return replace(self, items=tuple(items))
+
+    # ---- groups and splits ----------------------------------------------------------------
+    def with_groups(self, source: str | os.PathLike) -> "Catalog":
+        """Groups from a CSV (`file,group` columns) or a regex with one capture group over file names."""
+        src = str(source)
+        if src.lower().endswith(".csv"):
+            return self._with_group_map(self._groups_from_csv(Path(src)))
+        try:
+            rx = re.compile(src)
+        except re.error as e:
+            raise VidseqError(f"group pattern {src!r} is not a valid regex ({e}); give a CSV or e.g. '_g(\\d+)_'.") from None
+        groups = {}
+        for it in self.items:
+            m = rx.search(Path(it.path).name)
+            if not m:
+                raise VidseqError(f"group pattern {src!r} does not match {Path(it.path).name}; fix the pattern.")
+            groups[it.path] = m.group(1) if rx.groups else m.group(0)
+        return self._with_group_map(groups)
+
+    def _groups_from_csv(self, path: Path) -> dict[str, str]:
+        if not path.is_file():
+            raise VidseqError(f"group file {path} does not exist.")
+        rows = _read_csv(path, required=("file", "group"))
+        by_rel = {r["file"].replace("\\", "/"): r["group"] for r in rows}
+        by_name = {Path(k).name: v for k, v in by_rel.items()}
+        groups, missing = {}, []
+        for it in self.items:
+            g = by_rel.get(self.relpath(it), by_name.get(Path(it.path).name))
+            if g is None:
+                missing.append(self.relpath(it))
+            groups[it.path] = g
+        if missing:
+            raise VidseqError(f"{len(missing)} file(s) have no group in {path} (first: {missing[0]}); add them.")
+        return groups
+
+    def _with_group_map(self, groups: dict[str, str]) -> "Catalog":
+        return replace(self, items=tuple(replace(it, group=groups.get(it.path)) for it in self.items))
+
+    def split(
+        self,
+        val: float = 0.2,
+        test: float = 0.2,
+        group_by: str | os.PathLike | None = None,
+        seed: int = 0,
+        folds: int | None = None,
+        fold: int | None = None,
+    ) -> tuple["Catalog", "Catalog", "Catalog"]:
+        """Stratified (train, val, test); no group in two parts; deterministic for a seed.
+
+        With `folds=k, fold=i` the test part is grouped fold i of k and `val` is the fraction of
+        the whole data taken from the other folds for validation.
+        """
+        cat = self.with_groups(group_by) if group_by is not None else self
+        groups = cat._group_table()
+        rng = np.random.default_rng(seed)
+        if folds is not None:
+            if not (isinstance(folds, int) and folds >= 2 and isinstance(fold, int) and 0 <= fold < folds):
+                raise VidseqError(f"folds={folds}, fold={fold}: need folds >= 2 and 0 <= fold < folds.")
+            part = _assign(groups, [1.0 / folds] * folds, rng)
+            rest = [g for g, p in zip(groups, part) if p != fold]
+            test_keys = {g[0] for g, p in zip(groups, part) if p == fold}
+            val_share = val / (1.0 - 1.0 / folds)
+            sub = _assign(rest, [1.0 - val_share, val_share], rng)
+            val_keys = {g[0] for g, p in zip(rest, sub) if p == 1}
+        else:
+            if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
+                raise VidseqError(f"val={val}, test={test}: each must be in [0, 1) and together below 1.")
+            part = _assign(groups, [1.0 - val - test, val, test], rng)
+            val_keys = {g[0] for g, p in zip(groups, part) if p == 1}
+            test_keys = {g[0] for g, p in zip(groups, part) if p == 2}
+        key = cat._group_key
+        parts = (
+            [it for it in cat.items if key(it) not in val_keys and key(it) not in test_keys],
+            [it for it in cat.items if key(it) in val_keys],
+            [it for it in cat.items if key(it) in test_keys],
+        )
+        wanted = (True, val > 0, test > 0 or folds is not None)
+        for name, items, want in zip(("train", "validation", "test"), parts, wanted):
+            if want and not items:
+                raise VidseqError(
+                    f"the {name} split is empty: {len(groups)} group(s) are too few for these fractions; "
+                    "lower val/test or use more source videos."
+                )
+        return tuple(cat.subset(p) for p in parts)  # type: ignore[return-value]
+
+    def _group_key(self, it: Item) -> str:
+        return it.group if it.group is not None else "file:" + it.path
+
+    def _group_table(self) -> list[tuple[str, np.ndarray]]:
+        table: dict[str, np.ndarray] = {}
+        for it in self.items:
+            table.setdefault(self._group_key(it), np.zeros(len(self.classes)))[it.label] += 1
+        return list(table.items())
+
+    # ---- persistence --------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """JSON-ready form with paths relative to the root."""
+        return {
+            "root": self.root,
+            "classes": list(self.classes),
+            "items": [
+                {"path": self.relpath(it), "label": self.classes[it.label], "group": it.group} for it in self.items
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, root: str | None = None) -> "Catalog":
+        """Inverse of `to_dict`; `root` overrides the stored root (data moved)."""
+        base = Path(root or data["root"])
+        classes = tuple(data["classes"])
+        index = {c: i for i, c in enumerate(classes)}
+        items = tuple(Item(str((base / d["path"]).resolve()), index[d["label"]], d.get("group")) for d in data["items"])
+        return cls(items, classes, str(base))
+
+
+def save_split(path: str | os.PathLike, parts: dict[str, Catalog]) -> None:
+    """Write named catalogs (e.g. train/val/test) to one JSON file, atomically."""
+    write_atomic(path, json.dumps({k: v.to_dict() for k, v in parts.items()}, indent=1).encode())
+
+
+def load_split(path: str | os.PathLike, root: str | None = None) -> dict[str, Catalog]:
+    """Read the catalogs written by `save_split`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise VidseqError(f"cannot read split file {path} ({e}); was the run directory moved or damaged?") from None
+    return {k: Catalog.from_dict(v, root) for k, v in data.items()}
+
+
+def _assign(groups: list[tuple[str, np.ndarray]], fractions: Sequence[float], rng: np.random.Generator) -> list[int]:
+    """Greedy stratified assignment of whole groups to parts with the given size fractions."""
+    order = rng.permutation(len(groups))
+    order = sorted(order, key=lambda i: -groups[i][1].sum())  # big groups first, random among equals
+    total = sum(c for _, c in groups)
+    target = np.array(fractions)[:, None] * total[None, :]
+    have = np.zeros_like(target)
+    part = [0] * len(groups)
+    for i in order:
+        counts = groups[i][1]
+        deficit = target - have
+        fit = np.minimum(counts[None, :], np.maximum(deficit, 0)).sum(1) / counts.sum()
+        overall = deficit.sum(1) / np.maximum(target.sum(1), 1e-9)
+        overall[np.array(fractions) == 0] = -np.inf
+        best = max(range(len(fractions)), key=lambda p: (fit[p], overall[p]))
+        part[i] = best
+        have[best] += counts
+    return part
+
+
+def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = [c.strip() for c in reader.fieldnames or []]
+            missing = [c for c in required if c not in fields]
+            if missing:
+                raise VidseqError(f"{path} lacks column(s) {', '.join(missing)}; its header must include {','.join(required)}.")
+            return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    except UnicodeDecodeError:
+        raise VidseqError(f"{path} is not UTF-8 text; save it as UTF-8 CSV.") from None
+
+
+def _existing_dir(root: str | os.PathLike) -> Path:
+    base = Path(root)
+    if not base.is_dir():
+        raise VidseqError(f"data folder {base} does not exist; give a folder with one sub-folder per class.")
+    return base.resolve()
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name.startswith("_")

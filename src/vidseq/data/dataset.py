@@ -1,0 +1,205 @@
+"""ClipDataset: a keras PyDataset of clip batches shaped (batch, frames, H, W, C)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import keras
+import numpy as np
+
+from vidseq.data.augment import augment_clip
+from vidseq.data.cache import ClipCache
+from vidseq.data.catalog import Catalog, Item
+from vidseq.data.decode import VideoReader
+from vidseq.data.probe import VideoInfo, probe
+from vidseq.data.sampling import Sampler, get_sampler
+from vidseq.data.transforms import parse_size
+from vidseq.errors import VideoDecodeError, VidseqError
+
+log = logging.getLogger("vidseq")
+
+
+@dataclass
+class Report:
+    """What the dataset noticed: files it quarantined (path → reason) and short videos."""
+
+    quarantined: dict[str, str] = field(default_factory=dict)
+    short: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines (empty when nothing happened)."""
+        out = [f"quarantined {p}: {r}" for p, r in self.quarantined.items()]
+        if self.short:
+            out.append(f"{len(self.short)} video(s) had fewer frames than asked; their frames were repeated evenly")
+        return out
+
+
+class ClipDataset(keras.utils.PyDataset):
+    """Batches of clips from labelled items (a Catalog) or unlabelled paths.
+
+    `x` is float32 in [0, 1] (or uint8 with `dtype="uint8"`), shaped (batch, frames, H, W, C);
+    `y` is one-hot (or integer with `one_hot=False`); unlabelled paths yield `x` alone. Training
+    mode (`random_frames`, default = `shuffle`) draws a random frame per segment; otherwise the
+    sampler's deterministic positions are used, with `views` clips per video at evenly spread
+    offsets. A file that fails to decode is quarantined: logged once, replaced in its batch by
+    another item and listed in `report`; more than `max_bad` of the files failing is an error.
+    """
+
+    def __init__(
+        self,
+        items: Catalog | Sequence[str],
+        frames: int = 8,
+        size: int | str | tuple[int, int] = (112, 112),
+        batch_size: int = 8,
+        sampler: str | Sampler = "uniform",
+        shuffle: bool = True,
+        augment: bool | str = False,
+        random_frames: bool | None = None,
+        views: int = 1,
+        one_hot: bool = True,
+        dtype: str = "float32",
+        resize: str = "crop",
+        gray: bool = False,
+        short: str = "repeat",
+        cache: ClipCache | int | str | None = "512MB",
+        max_bad: float = 0.1,
+        seed: int = 0,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+        max_queue_size: int = 10,
+    ):
+        super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+        if batch_size < 1 or views < 1:
+            raise VidseqError(f"batch_size and views must be >= 1 (got {batch_size}, {views}).")
+        if short not in ("repeat", "skip"):
+            raise VidseqError(f"short={short!r}: use 'repeat' (repeat frames evenly) or 'skip'.")
+        if dtype not in ("float32", "uint8"):
+            raise VidseqError(f"dtype={dtype!r}: use 'float32' (scaled to [0, 1]) or 'uint8'.")
+        labelled = isinstance(items, Catalog)
+        self.catalog = items if labelled else None
+        self.items: list[Item] = list(items.items) if labelled else [Item(str(p), -1) for p in items]
+        self.classes = list(items.classes) if labelled else []
+        self.frames, self.size, self.batch_size = frames, parse_size(size), batch_size
+        self.sampler = get_sampler(sampler)
+        self.shuffle, self.augment = shuffle, augment
+        self.random_frames = shuffle if random_frames is None else random_frames
+        self.views, self.one_hot, self.dtype = views, one_hot, dtype
+        self.resize, self.gray, self.max_bad, self.seed = resize, gray, max_bad, seed
+        self.cache = cache if isinstance(cache, ClipCache) or cache is None else ClipCache(cache)
+        self.report = Report()
+        self._lock = threading.Lock()
+        self._infos: dict[int, VideoInfo] = {}
+        self._bad: set[int] = set()
+        self.samples = self._build_samples(short)
+        if not self.samples:
+            raise VidseqError("no readable video is left in this dataset; see the quarantine list above.")
+        self.epoch = 0
+        self._order = self._epoch_order()
+
+    # ---- sample table ---------------------------------------------------------------------
+    def _build_samples(self, short: str) -> list[tuple[int, int, int]]:
+        samples = []
+        for i, item in enumerate(self.items):
+            try:
+                info = probe(item.path)
+            except VideoDecodeError as e:
+                self._quarantine(i, e.reason)
+                continue
+            if info.frames < self.frames:
+                if short == "skip":
+                    self._quarantine(i, f"has {info.frames} frames, fewer than {self.frames}")
+                    continue
+                self.report.short.append(item.path)
+            self._infos[i] = info
+            n = self.sampler.windows(info, self.frames)
+            samples += [(i, w, v) for w in range(n) for v in range(self.views)]
+        return samples
+
+    def _epoch_order(self) -> np.ndarray:
+        order = np.arange(len(self.samples))
+        if self.shuffle:
+            np.random.default_rng((self.seed, self.epoch)).shuffle(order)
+        return order
+
+    def on_epoch_end(self) -> None:
+        """Advance the epoch counter and reshuffle."""
+        self.epoch += 1
+        self._order = self._epoch_order()
+
+    @property
+    def num_batches(self) -> int:
+        """Batches per epoch; the last partial batch is kept."""
+        return math.ceil(len(self.samples) / self.batch_size)
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def sample_items(self) -> np.ndarray:
+        """Item index of every sample, in unshuffled order (for grouping predictions per video)."""
+        return np.array([s[0] for s in self.samples])
+
+    # ---- loading --------------------------------------------------------------------------
+    def __getitem__(self, index: int):
+        if not 0 <= index < self.num_batches:
+            raise IndexError(f"batch {index} out of range ({self.num_batches} batches)")
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        clips, labels = [], []
+        for s in chosen:
+            s, clip = self._load_or_substitute(int(s))
+            clips.append(clip)
+            labels.append(self.items[self.samples[s][0]].label)
+        x = np.stack(clips)
+        x = x.astype(np.float32) / 255.0 if self.dtype == "float32" else x
+        if self.catalog is None:
+            return (x,)
+        y = np.array(labels, dtype=np.int64)
+        return x, (keras.utils.to_categorical(y, len(self.classes)).astype(np.float32) if self.one_hot else y)
+
+    def load(self, sample: int) -> np.ndarray:
+        """The uint8 clip of one sample (raises VideoDecodeError)."""
+        item_idx, window, view = self.samples[sample]
+        info = self._infos[item_idx]
+        rng = np.random.default_rng((self.seed, self.epoch, sample)) if self.random_frames else None
+        offset = (view + 0.5) / self.views
+        indices = self.sampler.indices(info, self.frames, window, rng=rng, offset=offset)
+        key = (info.path, tuple(int(i) for i in indices), self.size, self.resize, self.gray)
+        clip = self.cache.get(key) if self.cache is not None and rng is None else None
+        if clip is None:
+            reader = VideoReader(info.path, self.size, self.resize, self.gray, info=info)
+            clip = reader.read(indices)
+            if self.cache is not None and rng is None:
+                self.cache.put(key, clip)
+        if self.augment:
+            clip = augment_clip(clip, np.random.default_rng((self.seed, self.epoch, sample, 1)), self.augment)
+        return clip
+
+    def _load_or_substitute(self, sample: int) -> tuple[int, np.ndarray]:
+        rng = np.random.default_rng((self.seed, self.epoch, sample, 2))
+        for _ in range(len(self.samples)):
+            item_idx = self.samples[sample][0]
+            if item_idx not in self._bad:
+                try:
+                    return sample, self.load(sample)
+                except VideoDecodeError as e:
+                    self._quarantine(item_idx, e.reason)
+            sample = int(rng.integers(len(self.samples)))
+        raise VidseqError("no readable video is left in this dataset; see the quarantine list above.")
+
+    def _quarantine(self, item_idx: int, reason: str) -> None:
+        with self._lock:
+            if item_idx in self._bad:
+                return
+            self._bad.add(item_idx)
+            path = self.items[item_idx].path
+            self.report.quarantined[path] = reason
+            log.warning("quarantined %s: %s", path, reason)
+            if len(self._bad) > self.max_bad * len(self.items):
+                listed = "; ".join(f"{p}: {r}" for p, r in list(self.report.quarantined.items())[:5])
+                raise VidseqError(
+                    f"{len(self._bad)} of {len(self.items)} files failed to decode (more than max_bad={self.max_bad:.0%}): "
+                    f"{listed}{' …' if len(self._bad) > 5 else ''}. Fix or remove them, or raise max_bad."
+                )

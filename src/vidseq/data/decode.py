@@ -1,0 +1,121 @@
+"""VideoReader: exactly the requested frames of a video, decoded with PyAV."""
+
+from __future__ import annotations
+
+import bisect
+import os
+from typing import Iterator, Sequence
+
+import av
+import numpy as np
+
+from vidseq.data.probe import VideoInfo, probe
+from vidseq.data.sampling import Sampler, get_sampler
+from vidseq.data.transforms import fit_plan, parse_size
+from vidseq.errors import VideoDecodeError
+
+
+class VideoReader:
+    """Reads frames by index (presentation order, counted from 0) from one video file.
+
+    Indices are mapped to frames through the timestamps found by `probe`, never by
+    timestamp arithmetic, so variable-frame-rate files give the frames asked for. The reader
+    seeks only when a keyframe lies between the decoder's position and the next wanted frame;
+    otherwise it decodes forward.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        size: int | str | tuple[int, int] | None = None,
+        resize: str = "crop",
+        gray: bool = False,
+        info: VideoInfo | None = None,
+    ):
+        self.path = str(path)
+        self.info = info or probe(self.path)
+        self.size = parse_size(size) if size is not None else (self.info.height, self.info.width)
+        self.gray = gray
+        self._plan = fit_plan(self.info.width, self.info.height, self.size, resize)
+
+    @property
+    def frame_count(self) -> int:
+        """Number of frames in the file."""
+        return self.info.frames
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Frames at `indices` (any order, repeats allowed) as uint8 (n, H, W, 3 or 1)."""
+        wanted = [int(i) for i in indices]
+        if not wanted:
+            raise VideoDecodeError(self.path, "no frame indices were requested")
+        bad = [i for i in wanted if not 0 <= i < self.info.frames]
+        if bad:
+            raise VideoDecodeError(self.path, f"frame {bad[0]} was requested but the video has {self.info.frames} frames")
+        got = self._decode(sorted(set(wanted)))
+        return np.stack([got[i] for i in wanted])
+
+    def _decode(self, targets: list[int]) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        try:
+            with av.open(self.path, metadata_errors="ignore") as container:
+                stream = container.streams.video[0]
+                frames = self._frames(container, stream, start=None)
+                position = 0
+                for target in targets:
+                    key = self._keyframe_between(position, target)
+                    if key is not None:
+                        frames = self._frames(container, stream, start=key)
+                    for index, frame in frames:
+                        position = index + 1
+                        if index == target:
+                            out[target] = self._convert(frame)
+                            break
+                        if index > target:
+                            raise VideoDecodeError(self.path, f"frame {target} could not be decoded")
+                    else:
+                        raise VideoDecodeError(self.path, f"decoding stopped before frame {target} of {self.info.frames}")
+        except av.FFmpegError as e:
+            raise VideoDecodeError(self.path, f"decoding failed ({e})") from None
+        return out
+
+    def _keyframe_between(self, position: int, target: int) -> int | None:
+        if self.info.pts is None:
+            return None
+        keys = self.info.keyframes
+        k = bisect.bisect_right(keys, target) - 1
+        return keys[k] if k >= 0 and keys[k] > position else None
+
+    def _frames(self, container, stream, start: int | None) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(index, frame) pairs from `start` (a keyframe index) or from the file's beginning."""
+        if start is not None:
+            container.seek(self.info.pts[start], stream=stream, backward=True, any_frame=False)
+        rank = {p: i for i, p in enumerate(self.info.pts)} if self.info.pts is not None else None
+        counter = 0
+        for frame in container.decode(stream):
+            if rank is None:
+                yield counter, frame
+                counter += 1
+            elif frame.pts in rank:
+                yield rank[frame.pts], frame
+
+    def _convert(self, frame: av.VideoFrame) -> np.ndarray:
+        plan = self._plan
+        fmt = "gray" if self.gray else "rgb24"
+        img = frame.reformat(width=plan.scaled_w, height=plan.scaled_h, format=fmt).to_ndarray()
+        if img.ndim == 2:
+            img = img[:, :, None]
+        return np.ascontiguousarray(plan.apply(img))
+
+
+def read_clip(
+    path: str | os.PathLike,
+    frames: int = 8,
+    size: int | str | tuple[int, int] = (112, 112),
+    sampler: str | Sampler = "uniform",
+    resize: str = "crop",
+    gray: bool = False,
+) -> np.ndarray:
+    """One evaluation clip of `frames` frames spread by `sampler`, uint8 (frames, H, W, C)."""
+    reader = VideoReader(path, size=size, resize=resize, gray=gray)
+    indices = get_sampler(sampler).indices(reader.info, frames)
+    return reader.read(indices)

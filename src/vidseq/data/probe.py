@@ -1,0 +1,114 @@
+"""probe: a video's real frame count, rate, size and keyframes, measured by demuxing and cached."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from vidseq.errors import VideoDecodeError
+from vidseq.io import cache_home, write_atomic
+
+log = logging.getLogger("vidseq")
+_PROBE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What one video holds. `frames` is counted from the packets, never taken from the header."""
+
+    path: str
+    frames: int
+    fps: float
+    duration: float
+    width: int
+    height: int
+    codec: str
+    header_frames: int | None
+    keyframes: tuple[int, ...]
+    pts: tuple[int, ...] | None  # presentation timestamps of frames 0..frames-1, None if absent
+    time_base: float
+
+    def times(self) -> list[float]:
+        """Presentation time in seconds of each frame (from timestamps, else from fps)."""
+        if self.pts is None:
+            return [i / self.fps for i in range(self.frames)]
+        return [(p - self.pts[0]) * self.time_base for p in self.pts]
+
+
+def probe(path: str | os.PathLike, cache: bool = True) -> VideoInfo:
+    """Measure a video (cached on disk by path + size + mtime)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as e:
+        raise VideoDecodeError(str(p), f"cannot be read ({e.strerror})") from None
+    if st.st_size == 0:
+        raise VideoDecodeError(str(p), "is empty (0 bytes)")
+    key = hashlib.sha1(f"{_PROBE_VERSION}|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    entry = cache_home() / "probe" / f"{key}.json"
+    if cache and entry.is_file():
+        try:
+            data = json.loads(entry.read_text())
+            data["keyframes"] = tuple(data["keyframes"])
+            data["pts"] = tuple(data["pts"]) if data["pts"] is not None else None
+            return VideoInfo(**data)
+        except (ValueError, TypeError, KeyError):
+            log.debug("rebuilding damaged probe cache entry %s", entry)
+    info = _measure(str(p))
+    if cache:
+        try:
+            write_atomic(entry, json.dumps(asdict(info)).encode())
+        except OSError as e:
+            log.debug("probe cache not written (%s)", e)
+    return info
+
+
+def _measure(path: str) -> VideoInfo:
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            if not container.streams.video:
+                raise VideoDecodeError(path, "has no video stream")
+            stream = container.streams.video[0]
+            pts, key_pts = [], []
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                pts.append(packet.pts)
+                if packet.is_keyframe:
+                    key_pts.append(packet.pts)
+            ctx = stream.codec_context
+            width, height, codec = ctx.width, ctx.height, ctx.name
+            header = stream.frames or None
+            rate = stream.average_rate or stream.guessed_rate
+            time_base = float(stream.time_base or Fraction(1, 1))
+    except av.FFmpegError as e:
+        raise VideoDecodeError(path, f"is not a readable video ({_reason(e)})") from None
+    if not pts:
+        raise VideoDecodeError(path, "has a video stream with no frames")
+    if not width or not height:
+        raise VideoDecodeError(path, "has a video stream with no frame size")
+    exact = None not in pts and len(set(pts)) == len(pts)
+    order = sorted(pts) if exact else None
+    rank = {p: i for i, p in enumerate(order)} if exact else {}
+    keyframes = tuple(sorted(rank[p] for p in key_pts)) if exact else (0,)
+    n = len(pts)
+    if exact and n > 1:
+        duration = (order[-1] - order[0]) * time_base * n / (n - 1)
+    else:
+        duration = n / float(rate) if rate else 0.0
+    fps = n / duration if duration > 0 else float(rate or 0) or 25.0
+    if header and header != n:
+        log.debug("%s: header says %d frames, demuxing found %d", path, header, n)
+    return VideoInfo(path, n, fps, duration, width, height, codec, header, keyframes,
+                      tuple(order) if exact else None, time_base)
+
+
+def _reason(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e).split(": '")[0]

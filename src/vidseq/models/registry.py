@@ -1,0 +1,121 @@
+"""The model zoo's registry: named specs (backbone × temporal layer × head) and `build_model`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Callable
+
+import keras
+from keras import layers
+
+from vidseq.errors import VidseqError
+from vidseq.models.backbones import BACKBONES, PREPROCESS
+from vidseq.models.layers import FrameEncoder, Preprocess
+from vidseq.models.temporal import dense_head, temporal_layer
+
+
+def default_frame_mode() -> str:
+    """The faster frame encoder for this Keras backend (measured: see README, Performance)."""
+    return "loop" if keras.backend.backend() == "jax" else "fold"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A zoo entry. Every field can be overridden by a keyword of `build_model`."""
+
+    backbone: str
+    temporal: str  # lstm | gru | mean (average per-frame predictions: the single-frame baseline)
+    units: int = 64
+    head: tuple[int, ...] = (1024, 512, 128, 64)
+    dropout: float = 0.5
+    feature_dropout: float = 0.0
+    temporal_dropout: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    backbone_options: dict = field(default_factory=dict)
+    description: str = ""
+
+
+_ZOO: dict[str, Spec] = {}
+_OPTIMIZERS: dict[str, Callable[[float], keras.optimizers.Optimizer]] = {
+    "adam": lambda lr: keras.optimizers.Adam(lr),
+    "nadam": lambda lr: keras.optimizers.Nadam(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8),
+    "sgd": lambda lr: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True),
+    "rmsprop": lambda lr: keras.optimizers.RMSprop(lr),
+}
+
+
+def register(name: str, spec: Spec) -> None:
+    """Add (or replace) a zoo entry."""
+    _ZOO[name] = spec
+
+
+def list_models() -> list[str]:
+    """Names in the zoo, sorted."""
+    return sorted(_ZOO)
+
+
+def get_spec(name: str) -> Spec:
+    """The spec of a zoo entry, or a clear error naming the choices."""
+    if name not in _ZOO:
+        raise VidseqError(f"model {name!r} is not in the zoo; choose one of: {', '.join(list_models())}.")
+    return _ZOO[name]
+
+
+def build_model(
+    name: str,
+    input_shape: tuple[int, int, int, int],
+    num_classes: int,
+    frame_mode: str | None = None,
+    channels_first: bool = False,
+    compile: bool = True,
+    jit_compile: bool | str = "auto",
+    **options,
+) -> keras.Model:
+    """Build (and compile) zoo entry `name` for clips shaped `input_shape` = (frames, H, W, C).
+
+    With `channels_first=True`, `input_shape` is the seed's (frames, channels, rows, cols) and the
+    model transposes. `options` override Spec fields (units, head, optimizer, learning_rate, …) or
+    go to the backbone (width, weights, trainable, trainable_layers, version, …).
+    """
+    spec = get_spec(name)
+    spec_keys = {f.name for f in fields(Spec)} - {"backbone_options", "description"}
+    overrides = {k: v for k, v in options.items() if k in spec_keys}
+    backbone_options = {**spec.backbone_options, **{k: v for k, v in options.items() if k not in spec_keys}}
+    spec = replace(spec, **overrides)
+    if len(input_shape) != 4 or num_classes < 2:
+        raise VidseqError(f"input_shape must be (frames, H, W, C) and num_classes >= 2 (got {input_shape}, {num_classes}).")
+    clip = keras.Input(tuple(input_shape), name="clip")
+    x = layers.Permute((1, 3, 4, 2))(clip) if channels_first else clip
+    frame_shape = tuple(x.shape[2:])
+    try:
+        cnn = BACKBONES[spec.backbone](frame_shape, **backbone_options)
+    except TypeError as e:
+        raise VidseqError(f"model {name!r} got an unknown option: {e}.") from None
+    per_frame = keras.Sequential([keras.Input(frame_shape), Preprocess(PREPROCESS[spec.backbone]), cnn], name="frame_cnn")
+    x = FrameEncoder(per_frame, mode=frame_mode or default_frame_mode(), name="frames")(x)
+    if spec.feature_dropout:
+        x = layers.Dropout(spec.feature_dropout)(x)
+    if spec.temporal == "mean":
+        x = dense_head(x, spec.head, spec.dropout, num_classes)
+        outputs = layers.GlobalAveragePooling1D(name="average_frames")(x)
+    else:
+        x = temporal_layer(spec.temporal, spec.units, spec.temporal_dropout)(x)
+        outputs = dense_head(x, spec.head, spec.dropout, num_classes)
+    model = keras.Model(clip, outputs, name=name)
+    if compile:
+        compile_model(model, spec.optimizer, spec.learning_rate, jit_compile)
+    return model
+
+
+def compile_model(model: keras.Model, optimizer: str, learning_rate: float, jit_compile: bool | str = "auto") -> None:
+    """Compile with categorical cross-entropy, accuracy and top-2 accuracy."""
+    if optimizer not in _OPTIMIZERS:
+        raise VidseqError(f"optimizer {optimizer!r} is unknown; use one of {', '.join(_OPTIMIZERS)}.")
+    k = min(2, model.output_shape[-1])
+    model.compile(
+        optimizer=_OPTIMIZERS[optimizer](learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["categorical_accuracy", keras.metrics.TopKCategoricalAccuracy(k, name="top2")],
+        jit_compile=jit_compile,
+    )

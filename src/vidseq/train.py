@@ -1,0 +1,157 @@
+"""train: catalog → saved split → datasets → model → fit with callbacks → evaluated run directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from vidseq.callbacks import RunRecorder, read_history
+from vidseq.config import RunConfig
+from vidseq.data.cache import ClipCache
+from vidseq.data.catalog import Catalog, load_split, save_split
+from vidseq.data.dataset import ClipDataset
+from vidseq.data.sampling import get_sampler
+from vidseq.data.transforms import parse_size
+from vidseq.errors import VidseqError
+from vidseq.io import write_atomic
+from vidseq.models.registry import build_model, get_spec
+
+log = logging.getLogger("vidseq")
+
+
+@dataclass
+class TrainResult:
+    """Where the run lives and what it measured."""
+
+    run: Path
+    epochs: int
+    seconds: float
+    metrics: dict | None
+
+
+def make_split(cfg: RunConfig) -> dict[str, Catalog]:
+    """The train/val/test catalogs the config asks for (fixed lists, grouped folds or fractions)."""
+    catalog = Catalog.open(cfg.data)
+    if cfg.groups:
+        catalog = catalog.with_groups(cfg.groups)
+    if cfg.train_list:
+        test = catalog.from_list(cfg.test_list)
+        pool = catalog.from_list(cfg.train_list)
+        overlap = set(pool.paths) & set(test.paths)
+        if overlap:
+            raise VidseqError(f"{len(overlap)} file(s) are in both --train-list and --test-list (e.g. {sorted(overlap)[0]}).")
+        train, val, _ = pool.split(val=cfg.val, test=0.0, seed=cfg.seed)
+    else:
+        train, val, test = catalog.split(cfg.val, cfg.test, seed=cfg.seed, folds=cfg.folds, fold=cfg.fold)
+    return {"train": train, "val": val, "test": test}
+
+
+def dataset_for(cfg: RunConfig, catalog: Catalog, training: bool, views: int = 1,
+                cache: ClipCache | None = None) -> ClipDataset:
+    """A ClipDataset with the config's clip settings (training: shuffled, random frames, augmented)."""
+    sampler = get_sampler(cfg.sampler, **({"stride": cfg.stride, "sequence_time": cfg.sequence_time}
+                                         if cfg.sampler == "sliding" else {}))
+    return ClipDataset(
+        catalog, frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, sampler=sampler, shuffle=training,
+        augment=(cfg.augment or False) if training else False, views=views, resize=cfg.resize, gray=cfg.gray,
+        cache=cache, max_bad=cfg.max_bad, seed=cfg.seed, workers=cfg.workers,
+        use_multiprocessing=False,
+    )
+
+
+def train(cfg: RunConfig, out: str | os.PathLike, resume: bool = False, verbose: int | str = "auto") -> TrainResult:
+    """Train `cfg.model` on `cfg.data` into run directory `out`, then evaluate its test split."""
+    from vidseq.evaluate import evaluate_run
+
+    run = Path(out)
+    state_file = run / "state.json"
+    if resume and not state_file.is_file() and (run / "model.keras").is_file():
+        raise VidseqError(f"{run} already finished training; evaluate it, or train into a new --out folder.")
+    if not resume and (state_file.is_file() or (run / "model.keras").is_file()):
+        raise VidseqError(f"{run} already holds a run; add --resume to continue it, or choose another --out.")
+    started = time.time()
+    keras.utils.set_random_seed(cfg.seed)
+    resuming = resume and state_file.is_file()
+    if resuming:
+        parts = load_split(run / "split.json")
+    else:
+        parts = make_split(cfg)
+        run.mkdir(parents=True, exist_ok=True)
+        save_split(run / "split.json", parts)
+        cfg.save(run / "config.yaml")
+    classes = list(parts["train"].classes)
+    write_atomic(run / "classes.json", json.dumps(classes).encode())
+    _log_split(parts)
+
+    train_ds = dataset_for(cfg, parts["train"], training=True)
+    val_ds = dataset_for(cfg, parts["val"], training=False, cache=ClipCache(cfg.cache)) if len(parts["val"]) else None
+    if resuming:
+        model = keras.models.load_model(run / "checkpoints" / "last.keras")
+        initial_epoch = json.loads(state_file.read_text())["epoch"] + 1
+        history = [r for r in read_history(run / "history.csv") if r["epoch"] < initial_epoch]
+        log.info("resuming %s at epoch %d", run, initial_epoch + 1)
+    else:
+        model = _new_model(cfg, len(classes))
+        initial_epoch, history = 0, []
+    train_ds.epoch = initial_epoch
+    monitor = "val_loss" if val_ds is not None else "loss"
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        RunRecorder(run, monitor=monitor, history=history),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=3, min_lr=1e-6),
+    ]
+    if cfg.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.early_stopping, restore_best_weights=True))
+    if initial_epoch < cfg.epochs:
+        model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=initial_epoch,
+                  callbacks=callbacks, class_weight=_class_weights(parts["train"]) if cfg.class_weights else None,
+                  verbose=verbose)
+    _finish(run, model)
+    _log_report("train", train_ds)
+    metrics = evaluate_run(run, verbose=0) if len(parts["test"]) else None
+    epochs = int(max((r["epoch"] for r in read_history(run / "history.csv")), default=-1)) + 1
+    return TrainResult(run, epochs, time.time() - started, metrics)
+
+
+def _new_model(cfg: RunConfig, num_classes: int) -> keras.Model:
+    spec = get_spec(cfg.model)
+    h, w = parse_size(cfg.size)
+    options = dict(cfg.model_options)
+    options.setdefault("optimizer", cfg.optimizer or spec.optimizer)
+    options.setdefault("learning_rate", cfg.learning_rate or spec.learning_rate)
+    jit = {"auto": "auto", "on": True, "off": False}.get(str(cfg.jit_compile).lower())
+    if jit is None:
+        raise VidseqError(f"jit_compile={cfg.jit_compile!r}: use auto, on or off.")
+    return build_model(cfg.model, (cfg.frames, h, w, 1 if cfg.gray else 3), num_classes, jit_compile=jit, **options)
+
+
+def _finish(run: Path, model: keras.Model) -> None:
+    """model.keras = the best checkpoint by the monitored loss (else the last); training state removed."""
+    best, last = run / "checkpoints" / "best.keras", run / "checkpoints" / "last.keras"
+    source = best if best.is_file() else last
+    if not source.is_file():
+        raise VidseqError(f"training in {run} produced no finished epoch (loss was NaN from the start?); lower the learning rate.")
+    os.replace(run / "state.json", run / "state.done.json")
+    write_atomic(run / "model.keras", source.read_bytes())
+
+
+def _class_weights(catalog: Catalog) -> dict[int, float]:
+    counts = np.bincount(catalog.labels, minlength=len(catalog.classes)).astype(float)
+    return {i: float(counts.sum() / (len(counts) * c)) if c else 0.0 for i, c in enumerate(counts)}
+
+
+def _log_split(parts: dict[str, Catalog]) -> None:
+    for name, cat in parts.items():
+        log.info("%-5s %4d videos  %s", name, len(cat), ", ".join(f"{k}={v}" for k, v in cat.counts().items()))
+
+
+def _log_report(name: str, ds: ClipDataset) -> None:
+    for line in ds.report.lines():
+        log.warning("%s: %s", name, line)

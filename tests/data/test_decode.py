@@ -1,0 +1,128 @@
+"""VideoReader returns exactly the requested frames, or raises VideoDecodeError naming the file."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from tests.conftest import frame_number, numbered_frames
+from vidseq import VideoDecodeError, VideoReader, probe, read_clip
+
+CODECS = [  # (container, gop, B-frames): short and long GOP, with and without B-frames
+    (".avi", 12, 0),
+    (".mp4", 12, 2),
+    (".mp4", 250, 3),
+    (".mkv", 10, 0),
+    (".webm", 30, 0),
+]
+WANTED = [0, 5, 59, 31, 31, 13, 47, 12, 58, 1]
+
+
+@pytest.mark.parametrize("ext,gop,bframes", CODECS)
+def test_read_returns_exactly_the_requested_indices(numbered_video, ext, gop, bframes):
+    path = numbered_video(ext, n=60, gop=gop, bframes=bframes)
+    frames = VideoReader(path).read(WANTED)
+    assert [frame_number(f) for f in frames] == WANTED
+    assert frames.dtype == np.uint8 and frames.shape == (len(WANTED), 64, 96, 3)
+
+
+@pytest.mark.parametrize("ext,gop,bframes", CODECS)
+def test_probe_counts_real_frames_and_keyframes(numbered_video, ext, gop, bframes):
+    info = probe(numbered_video(ext, n=60, gop=gop, bframes=bframes))
+    assert info.frames == 60
+    assert info.keyframes[0] == 0
+    assert (info.width, info.height) == (96, 64)
+    assert info.fps == pytest.approx(25, rel=0.02)
+    assert info.duration == pytest.approx(2.4, rel=0.02)
+
+
+def test_variable_frame_rate_is_read_by_frame_order_not_time(tmp_path):
+    path = tmp_path / "vfr.mkv"
+    pts_ms = np.cumsum([0] + [10, 90, 40, 200, 20] * 6)[:30]  # irregular gaps
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"bf": "0", "g": "5"}
+        for frame_rgb, pts in zip(numbered_frames(30), pts_ms):
+            frame = av.VideoFrame.from_ndarray(frame_rgb, format="rgb24")
+            frame.pts, frame.time_base = int(pts), Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    info = probe(path)
+    assert info.frames == 30
+    wanted = [29, 0, 7, 8, 22]
+    assert [frame_number(f) for f in VideoReader(path).read(wanted)] == wanted
+
+
+def test_resize_crop_letterbox_and_gray(numbered_video):
+    path = numbered_video(".mp4")
+    crop = VideoReader(path, size=(32, 32)).read([3])
+    assert crop.shape == (1, 32, 32, 3)
+    box = VideoReader(path, size=(32, 32), resize="letterbox").read([3])
+    assert box.shape == (1, 32, 32, 3)
+    assert box[0, :4].max() == 0 and box[0, -4:].max() == 0  # 96×64 fits as 32×21: black bars top and bottom
+    gray = VideoReader(path, size="16x24", gray=True).read([3, 4])
+    assert gray.shape == (2, 16, 24, 1)
+
+
+def test_read_clip_spreads_frames_over_the_whole_video(numbered_video):
+    clip = read_clip(numbered_video(".avi", n=60), frames=6, size=(64, 96))
+    assert clip.shape == (6, 64, 96, 3)
+    assert [frame_number(f) for f in clip] == [5, 15, 25, 35, 45, 55]
+
+
+@pytest.mark.parametrize("content,reason", [(b"", "empty"), (b"just some text, not a video\n" * 50, "not a readable video")])
+def test_broken_files_raise_decode_error_naming_the_file(tmp_path, content, reason):
+    path = tmp_path / "broken.avi"
+    path.write_bytes(content)
+    with pytest.raises(VideoDecodeError, match=reason) as err:
+        read_clip(path, frames=4, size=32)
+    assert str(path) in str(err.value)
+
+
+def test_truncated_mp4_raises_instead_of_returning_fewer_frames(numbered_video, tmp_path):
+    data = numbered_video(".mp4", n=60).read_bytes()
+    for keep in (len(data) // 3, len(data) - 200):
+        path = tmp_path / f"cut{keep}.mp4"
+        path.write_bytes(data[:keep])
+        with pytest.raises(VideoDecodeError):
+            VideoReader(path).read(list(range(60)))
+
+
+def test_header_count_that_lies_is_replaced_by_the_real_count(numbered_video, tmp_path):
+    data = bytearray(numbered_video(".avi", n=40).read_bytes())
+    avih = data.index(b"avih") + 8  # MainAVIHeader: dwTotalFrames at +16
+    strh = data.index(b"strh") + 8  # AVIStreamHeader: dwLength at +32
+    data[avih + 16 : avih + 20] = (9999).to_bytes(4, "little")
+    data[strh + 32 : strh + 36] = (9999).to_bytes(4, "little")
+    path = tmp_path / "lying.avi"
+    path.write_bytes(bytes(data))
+    info = probe(path)
+    assert info.header_frames == 9999 and info.frames == 40
+    assert [frame_number(f) for f in VideoReader(path).read([39, 0])] == [39, 0]
+
+
+def test_out_of_range_and_empty_requests_are_errors(numbered_video):
+    reader = VideoReader(numbered_video(".mp4", n=60))
+    with pytest.raises(VideoDecodeError, match="frame 60 was requested but the video has 60 frames"):
+        reader.read([0, 60])
+    with pytest.raises(VideoDecodeError, match="no frame indices"):
+        reader.read([])
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path):
+    path = tmp_path / "tone.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=8000)
+        samples = (np.sin(np.arange(8000) / 5) * 0.3).astype(np.float32)[None, :]
+        for i in range(0, 8000, 1024):
+            frame = av.AudioFrame.from_ndarray(samples[:, i : i + 1024].copy(), format="fltp", layout="mono")
+            frame.sample_rate = 8000
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    with pytest.raises(VideoDecodeError, match="no video stream"):
+        probe(path)
