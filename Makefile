@@ -27,7 +27,8 @@ demo: $(STAMP)
 	$(VENV)/bin/vidseq demo --out demo-run
 
 bench: $(STAMP)
-	$(PY) benchmarks/read.py
+	$(PY) benchmarks/loader.py
+	$(PY) benchmarks/train.py
 
 clean:
 	rm -rf $(VENV) demo-run .pytest_cache

@@ -21,7 +21,7 @@ _TRAIN_FLAGS = {  # flag → (RunConfig field, type)
     "--lr": ("learning_rate", float), "--val": ("val", float), "--test": ("test", float),
     "--groups": ("groups", str), "--folds": ("folds", int), "--fold": ("fold", int),
     "--train-list": ("train_list", str), "--test-list": ("test_list", str), "--seed": ("seed", int),
-    "--workers": ("workers", int), "--cache": ("cache", str), "--augment": ("augment", str),
+    "--workers": ("workers", int), "--cache": ("cache", str), "--cache-dir": ("cache_dir", str), "--pool": ("pool", int), "--augment": ("augment", str),
     "--early-stopping": ("early_stopping", int), "--jit-compile": ("jit_compile", str), "--max-bad": ("max_bad", float),
 }
 
@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="train + evaluate on the embedded motion dataset")
     demo.add_argument("--out", default="demo-run")
-    demo.add_argument("--per-class", type=int, default=60, help="videos per class to generate")
+    demo.add_argument("--per-class", type=int, default=150, help="videos per class to generate")
     demo.add_argument("--epochs", type=int, default=15)
     demo.set_defaults(handler=_demo)
 
@@ -90,6 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--seed", type=int, default=0)
     show.set_defaults(handler=_show)
 
+    prep = sub.add_parser("prepare", help="re-encode a dataset once: short side, constant fps, short GOP")
+    prep.add_argument("src")
+    prep.add_argument("dst")
+    prep.add_argument("--size", type=int, default=160, help="short side in pixels")
+    prep.add_argument("--fps", type=float, default=15)
+    prep.add_argument("--gop", type=int, default=8, help="keyframe interval in frames")
+    prep.add_argument("--workers", type=int, default=None, help="parallel files (default: all cores)")
+    prep.set_defaults(handler=_prepare)
+
     models = sub.add_parser("models", help="list the zoo")
     models.set_defaults(handler=_models)
     return p
@@ -121,7 +130,7 @@ def _train_config(args) -> "RunConfig":
 def _train(args) -> str:
     from vidseq.evaluate import metrics_table
     from vidseq.models.registry import get_spec
-    from vidseq.train import train
+    from vidseq.training import train
 
     cfg = _train_config(args)
     get_spec(cfg.model)
@@ -170,6 +179,17 @@ def _show(args) -> str:
     path = show_clips(args.data, args.out, clips=args.clips, frames=args.frames, size=args.size,
                       augment=args.augment, seed=args.seed)
     return f"wrote {path}"
+
+
+def _prepare(args) -> str:
+    from vidseq.data.prepare import prepare
+
+    r = prepare(args.src, args.dst, size=args.size, fps=args.fps, gop=args.gop, workers=args.workers)
+    for path, reason in r.failed.items():
+        print(f"{path}: failed: {reason}")
+    mb = 1e6
+    return (f"prepared {r.converted} video(s), skipped {r.skipped} already done, copied {r.copied} other file(s), "
+            f"{len(r.failed)} failed: {r.bytes_before / mb:.1f} MB -> {r.bytes_after / mb:.1f} MB")
 
 
 def _models(args) -> str:

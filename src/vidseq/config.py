@@ -40,7 +40,9 @@ class RunConfig:
     test_list: str | None = None
     seed: int = 0
     workers: int = 1
-    cache: str = "1GB"
+    cache: str = "auto"
+    cache_dir: str | None = None
+    pool: int = 3
     augment: str | None = None
     class_weights: bool = False
     early_stopping: int | None = None

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from vidseq.config import RunConfig
 from vidseq.data.synthetic import make_motion_dataset
-from vidseq.train import train
+from vidseq.training import train
 
 log = logging.getLogger("vidseq")
 
 DEMO_MODELS = {"temporal": "convnet-gru", "single-frame": "single-frame"}
 
 
-def run_demo(out: str | os.PathLike = "demo-run", per_class: int = 60, epochs: int = 15, verbose: int | str = 2) -> dict[str, dict]:
+def run_demo(out: str | os.PathLike = "demo-run", per_class: int = 150, epochs: int = 15, verbose: int | str = 2) -> dict[str, dict]:
     """Generate the dataset under OUT/data, train both models into OUT/temporal and OUT/single-frame."""
     base = Path(out)
     data = make_motion_dataset(base / "data", per_class=per_class)

@@ -32,7 +32,7 @@ def load_run(run: str | os.PathLike) -> tuple[RunConfig, keras.Model, list[str]]
 
 def evaluate_run(run: str | os.PathLike, data: str | None = None, clips: int = 1, verbose: int | str = 0) -> dict:
     """Mean softmax over `clips` clips per video; writes metrics.json and confusion.png into the run."""
-    from vidseq.train import dataset_for
+    from vidseq.training import dataset_for
 
     base = Path(run)
     cfg, model, classes = load_run(base)

@@ -23,20 +23,40 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def parse_bytes(size: str | int) -> int:
-    """'2GB', '512MiB' or an int → bytes."""
+    """'2GB', '512MiB', an int, or 'auto' (a quarter of the memory available now) → bytes."""
     if isinstance(size, int):
         return size
+    if str(size).strip().lower() == "auto":
+        return available_memory() // 4
     m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", str(size))
     if not m or m.group(2).upper() not in _UNITS:
         raise VidseqError(f"size {size!r} is not a byte size; write e.g. 512MB or 2GB.")
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (MemAvailable on Linux; 4 GB where that cannot be read)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 10**9
 
 
 def cache_home() -> Path:

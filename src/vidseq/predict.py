@@ -63,7 +63,7 @@ def predict_timeline(run: str | os.PathLike, file: str | os.PathLike, out: str |
     ds = ClipDataset([str(file)], frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, sampler=sampler,
                      shuffle=False, resize=cfg.resize, gray=cfg.gray, cache=None, max_bad=0.0)
     probs = model.predict(ds, verbose=0)
-    info = probe(file)
-    centres = np.array([sampler.starts(info, cfg.frames)[w] for _, w, _ in ds.samples]) + window / 2
+    starts = sampler.starts(probe(file), cfg.frames)
+    centres = np.array([starts[w] for _, w, _ in ds.samples]) + window / 2
     plot_timeline(centres, probs, classes, out)
     return centres, probs

@@ -1,47 +1,80 @@
-"""ClipCache: decoded clips kept in memory under a byte budget, least recently used out first."""
+"""ClipCache: decoded clips in memory under a byte budget (LRU), optionally backed by a disk store."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import logging
+import os
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Hashable
 
 import numpy as np
 
-from vidseq.io import parse_bytes
+from vidseq.io import parse_bytes, write_atomic
+
+log = logging.getLogger("vidseq")
 
 
 class ClipCache:
-    """Thread-safe LRU map from a clip key to a read-only uint8 array, capped in bytes."""
+    """Thread-safe LRU map from a clip key to a read-only uint8 array, capped in bytes.
 
-    def __init__(self, max_bytes: int | str = "1GB"):
+    With `directory`, every clip put is also written there as a `.npy` file (temporary name,
+    then rename, so readers and other worker processes never see half a file) and a memory miss
+    is served from disk as a memory-mapped array. An entry that cannot be read back (truncated,
+    damaged) is deleted and counted as a miss, so the caller decodes and rebuilds it.
+    """
+
+    def __init__(self, max_bytes: int | str = "1GB", directory: str | os.PathLike | None = None):
         self.max_bytes = parse_bytes(max_bytes)
+        self.directory = Path(directory) if directory else None
         self.bytes = 0
         self.hits = 0
         self.misses = 0
         self._data: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        if self.directory:
+            self.directory.mkdir(parents=True, exist_ok=True)
 
     def __len__(self) -> int:
         return len(self._data)
 
     def get(self, key: Hashable) -> np.ndarray | None:
-        """The cached clip for `key`, or None."""
+        """The cached clip for `key` (memory, then disk), or None."""
         with self._lock:
             clip = self._data.get(key)
+            if clip is not None:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return clip
+        clip = self._from_disk(key)
+        with self._lock:
             if clip is None:
                 self.misses += 1
-                return None
-            self._data.move_to_end(key)
-            self.hits += 1
-            return clip
+            else:
+                self.hits += 1
+        if clip is not None:
+            self._remember(key, clip)
+        return clip
 
     def put(self, key: Hashable, clip: np.ndarray) -> None:
-        """Store `clip` (made read-only), evicting old entries to stay under the budget."""
-        if clip.nbytes > self.max_bytes:
-            return
+        """Store `clip` (made read-only) in memory, and on disk when a directory is set."""
         clip = np.array(clip, copy=True)
         clip.setflags(write=False)
+        if self.directory:
+            buf = io.BytesIO()
+            np.save(buf, clip, allow_pickle=False)
+            try:
+                write_atomic(self._path(key), buf.getvalue())
+            except OSError as e:
+                log.warning("clip cache: cannot write to %s (%s); continuing without the disk store", self.directory, e)
+        self._remember(key, clip)
+
+    def _remember(self, key: Hashable, clip: np.ndarray) -> None:
+        if clip.nbytes > self.max_bytes:
+            return
         with self._lock:
             old = self._data.pop(key, None)
             if old is not None:
@@ -51,3 +84,22 @@ class ClipCache:
                 self.bytes -= evicted.nbytes
             self._data[key] = clip
             self.bytes += clip.nbytes
+
+    def _path(self, key: Hashable) -> Path:
+        return self.directory / f"{hashlib.sha1(repr(key).encode()).hexdigest()}.npy"
+
+    def _from_disk(self, key: Hashable) -> np.ndarray | None:
+        if not self.directory:
+            return None
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            clip = np.load(path, mmap_mode="r", allow_pickle=False)
+            if clip.dtype != np.uint8 or clip.ndim != 4:
+                raise ValueError(f"unexpected array {clip.dtype} {clip.shape}")
+            return clip
+        except (ValueError, OSError, EOFError) as e:
+            log.warning("clip cache: rebuilding damaged entry %s (%s)", path.name, e)
+            path.unlink(missing_ok=True)
+            return None

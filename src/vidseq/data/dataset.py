@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -47,6 +48,12 @@ class ClipDataset(keras.utils.PyDataset):
     sampler's deterministic positions are used, with `views` clips per video at evenly spread
     offsets. A file that fails to decode is quarantined: logged once, replaced in its batch by
     another item and listed in `report`; more than `max_bad` of the files failing is an error.
+
+    Caching: deterministic clips are kept in `cache` (a ClipCache, or a byte budget such as
+    "512MB"; `cache_dir` adds a disk store that later runs reuse). Random training clips are
+    cached when `pool` > 0: each segment then draws its frame from `pool` fixed candidates, and
+    the decoded candidates are what is cached. With `pool=0` training frames are drawn from the
+    whole segment and decoded every epoch.
     """
 
     def __init__(
@@ -66,6 +73,8 @@ class ClipDataset(keras.utils.PyDataset):
         gray: bool = False,
         short: str = "repeat",
         cache: ClipCache | int | str | None = "512MB",
+        cache_dir: str | None = None,
+        pool: int = 0,
         max_bad: float = 0.1,
         seed: int = 0,
         workers: int = 1,
@@ -89,16 +98,17 @@ class ClipDataset(keras.utils.PyDataset):
         self.random_frames = shuffle if random_frames is None else random_frames
         self.views, self.one_hot, self.dtype = views, one_hot, dtype
         self.resize, self.gray, self.max_bad, self.seed = resize, gray, max_bad, seed
-        self.cache = cache if isinstance(cache, ClipCache) or cache is None else ClipCache(cache)
+        self.cache = cache if isinstance(cache, ClipCache) or cache is None else ClipCache(cache, cache_dir)
+        self.pool = pool if self.cache is not None and hasattr(self.sampler, "pool") else 0
         self.report = Report()
         self._lock = threading.Lock()
         self._infos: dict[int, VideoInfo] = {}
+        self._identity: dict[int, tuple] = {}
         self._bad: set[int] = set()
         self.samples = self._build_samples(short)
         if not self.samples:
             raise VidseqError("no readable video is left in this dataset; see the quarantine list above.")
-        self.epoch = 0
-        self._order = self._epoch_order()
+        self.set_epoch(0)
 
     # ---- sample table ---------------------------------------------------------------------
     def _build_samples(self, short: str) -> list[tuple[int, int, int]]:
@@ -115,20 +125,22 @@ class ClipDataset(keras.utils.PyDataset):
                     continue
                 self.report.short.append(item.path)
             self._infos[i] = info
+            st = os.stat(item.path)
+            self._identity[i] = (item.path, st.st_size, st.st_mtime_ns)
             n = self.sampler.windows(info, self.frames)
             samples += [(i, w, v) for w in range(n) for v in range(self.views)]
         return samples
 
-    def _epoch_order(self) -> np.ndarray:
-        order = np.arange(len(self.samples))
+    def set_epoch(self, epoch: int) -> None:
+        """Go to `epoch`: its sample order and random draws depend only on (seed, epoch)."""
+        self.epoch = epoch
+        self._order = np.arange(len(self.samples))
         if self.shuffle:
-            np.random.default_rng((self.seed, self.epoch)).shuffle(order)
-        return order
+            np.random.default_rng((self.seed, epoch)).shuffle(self._order)
 
     def on_epoch_end(self) -> None:
-        """Advance the epoch counter and reshuffle."""
-        self.epoch += 1
-        self._order = self._epoch_order()
+        """Advance to the next epoch (new order, new random frames)."""
+        self.set_epoch(self.epoch + 1)
 
     @property
     def num_batches(self) -> int:
@@ -164,17 +176,31 @@ class ClipDataset(keras.utils.PyDataset):
         item_idx, window, view = self.samples[sample]
         info = self._infos[item_idx]
         rng = np.random.default_rng((self.seed, self.epoch, sample)) if self.random_frames else None
-        offset = (view + 0.5) / self.views
-        indices = self.sampler.indices(info, self.frames, window, rng=rng, offset=offset)
-        key = (info.path, tuple(int(i) for i in indices), self.size, self.resize, self.gray)
-        clip = self.cache.get(key) if self.cache is not None and rng is None else None
-        if clip is None:
-            reader = VideoReader(info.path, self.size, self.resize, self.gray, info=info)
-            clip = reader.read(indices)
-            if self.cache is not None and rng is None:
-                self.cache.put(key, clip)
+        if rng is not None and self.pool:
+            candidates = self.sampler.pool(info, self.frames, self.pool)
+            frames, where = np.unique(candidates, return_inverse=True)
+            decoded = self._read(item_idx, frames)
+            pick = rng.integers(0, self.pool, self.frames)
+            clip = decoded[where.reshape(candidates.shape)[np.arange(self.frames), pick]]
+        elif rng is not None:
+            clip = VideoReader(info.path, self.size, self.resize, self.gray, info=info).read(
+                self.sampler.indices(info, self.frames, window, rng=rng))
+        else:
+            offset = (view + 0.5) / self.views
+            clip = self._read(item_idx, self.sampler.indices(info, self.frames, window, offset=offset))
         if self.augment:
             clip = augment_clip(clip, np.random.default_rng((self.seed, self.epoch, sample, 1)), self.augment)
+        return clip
+
+    def _read(self, item_idx: int, indices: np.ndarray) -> np.ndarray:
+        """Frames `indices` of an item through the cache (decoded on a miss)."""
+        key = (*self._identity[item_idx], tuple(int(i) for i in indices), self.size, self.resize, self.gray)
+        clip = self.cache.get(key) if self.cache is not None else None
+        if clip is None:
+            info = self._infos[item_idx]
+            clip = VideoReader(info.path, self.size, self.resize, self.gray, info=info).read(indices)
+            if self.cache is not None:
+                self.cache.put(key, clip)
         return clip
 
     def _load_or_substitute(self, sample: int) -> tuple[int, np.ndarray]:

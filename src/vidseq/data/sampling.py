@@ -45,6 +45,11 @@ class UniformSampler:
             return rng.integers(lo, hi)
         return np.minimum(lo + np.floor((hi - lo) * offset).astype(np.int64), info.frames - 1)
 
+    def pool(self, info: VideoInfo, n: int, size: int) -> np.ndarray:
+        """(n, size) fixed candidate frames per segment: training draws one per row, so a cache of
+        these frames keeps the sampling random without decoding again."""
+        return np.stack([self.indices(info, n, offset=(j + 0.5) / size) for j in range(size)], axis=1)
+
 
 class SlidingSampler:
     """Windows of N frames advancing by `stride`; each window is one sample.

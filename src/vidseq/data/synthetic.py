@@ -11,7 +11,7 @@ import av
 import cv2
 import numpy as np
 
-MOTION_CLASSES = ("grow", "shrink", "rotate-cw", "rotate-ccw")
+MOTION_CLASSES = ("grow", "shrink", "grow-shrink", "shrink-grow")
 _CONTAINER_CODEC = {".mp4": "libx264", ".mkv": "libx264", ".avi": "mpeg4", ".webm": "libvpx-vp9"}
 
 
@@ -42,29 +42,31 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
 def motion_clip(kind: str, rng: np.random.Generator, frames: int = 16, size: int = 64) -> np.ndarray:
     """One clip where only the motion tells the class: a striped disc on a textured background.
 
-    The disc grows, shrinks, or turns clockwise or counter-clockwise, while drifting slowly in a
-    random direction. Radius, stripe angle and position are drawn so that every single frame has
-    the same distribution in every class (grow and shrink sweep the same radii; turning discs
-    start at a uniform angle), so a model that looks at frames one at a time cannot beat chance.
+    The disc grows, shrinks, grows then shrinks, or shrinks then grows, while it turns and
+    drifts in random directions. Every radius profile sweeps the same range linearly, so the
+    radius of a single frame is uniform on that range in every class, as are the stripe angle
+    and position: a model that looks at frames one at a time cannot beat chance.
     """
     if kind not in MOTION_CLASSES:
         raise ValueError(f"unknown motion class {kind!r}; use one of {MOTION_CLASSES}")
     t = np.linspace(0.0, 1.0, frames)
-    r_small, r_big = 0.09 * size, 0.24 * size
-    if kind in ("grow", "shrink"):
-        radius = r_small + (r_big - r_small) * (t if kind == "grow" else 1 - t)
-        angle = np.full(frames, rng.uniform(0, np.pi))
-    else:
-        radius = np.full(frames, rng.uniform(r_small, r_big))
-        turn = rng.uniform(0.6, 1.2) * (1 if kind == "rotate-cw" else -1)
-        angle = rng.uniform(0, np.pi) + turn * t
+    peak = rng.uniform(0.35, 0.65)
+    profile = {
+        "grow": t,
+        "shrink": 1 - t,
+        "grow-shrink": np.where(t < peak, t / peak, (1 - t) / (1 - peak)),
+        "shrink-grow": 1 - np.where(t < peak, t / peak, (1 - t) / (1 - peak)),
+    }[kind]
+    r_small, r_big = 0.08 * size, 0.28 * size
+    radius = r_small + (r_big - r_small) * profile
+    angle = rng.uniform(0, np.pi) + rng.uniform(-1.0, 1.0) * t
     drift = rng.uniform(0, 0.15 * size) * np.array([np.cos(a := rng.uniform(0, 2 * np.pi)), np.sin(a)])
     centre = rng.uniform(r_big + 0.08 * size, size - r_big - 0.08 * size, 2)
     cx, cy = centre[0] + drift[0] * (t - 0.5), centre[1] + drift[1] * (t - 0.5)
-    background = 0.5 * _texture(rng, size, size, smooth=8) + 64
+    background = 0.4 * _texture(rng, size, size, smooth=8) + 76
     first = rng.uniform(0, 255, 3).astype(np.float32)
     colours = np.stack([first, 255 - first])
-    period = rng.uniform(0.45, 0.7)
+    period = rng.uniform(0.6, 0.9)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     out = np.empty((frames, size, size, 3), np.uint8)
     for i in range(frames):

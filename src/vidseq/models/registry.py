@@ -109,13 +109,11 @@ def build_model(
 
 
 def compile_model(model: keras.Model, optimizer: str, learning_rate: float, jit_compile: bool | str = "auto") -> None:
-    """Compile with categorical cross-entropy, accuracy and top-2 accuracy."""
+    """Compile with categorical cross-entropy, accuracy and (with more than two classes) top-2 accuracy."""
     if optimizer not in _OPTIMIZERS:
         raise VidseqError(f"optimizer {optimizer!r} is unknown; use one of {', '.join(_OPTIMIZERS)}.")
-    k = min(2, model.output_shape[-1])
-    model.compile(
-        optimizer=_OPTIMIZERS[optimizer](learning_rate),
-        loss="categorical_crossentropy",
-        metrics=["categorical_accuracy", keras.metrics.TopKCategoricalAccuracy(k, name="top2")],
-        jit_compile=jit_compile,
-    )
+    metrics = ["categorical_accuracy"]
+    if model.output_shape[-1] > 2:
+        metrics.append(keras.metrics.TopKCategoricalAccuracy(2, name="top2"))
+    model.compile(optimizer=_OPTIMIZERS[optimizer](learning_rate), loss="categorical_crossentropy",
+                  metrics=metrics, jit_compile=jit_compile)

@@ -61,15 +61,21 @@ def dataset_for(cfg: RunConfig, catalog: Catalog, training: bool, views: int = 1
     return ClipDataset(
         catalog, frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, sampler=sampler, shuffle=training,
         augment=(cfg.augment or False) if training else False, views=views, resize=cfg.resize, gray=cfg.gray,
-        cache=cache, max_bad=cfg.max_bad, seed=cfg.seed, workers=cfg.workers,
-        use_multiprocessing=False,
+        cache=cache, pool=cfg.pool, max_bad=cfg.max_bad, seed=cfg.seed, workers=cfg.workers,
     )
 
 
-def train(cfg: RunConfig, out: str | os.PathLike, resume: bool = False, verbose: int | str = "auto") -> TrainResult:
-    """Train `cfg.model` on `cfg.data` into run directory `out`, then evaluate its test split."""
+def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, verbose: int | str = "auto",
+          **settings) -> TrainResult:
+    """Train into run directory `out`, then evaluate its test split.
+
+    `cfg` is a RunConfig, or the data (folder, {classname} glob or CSV) with RunConfig fields as
+    keywords: `vidseq.train("videos/", "runs/a", model="convnet-gru", frames=8, epochs=5)`.
+    """
     from vidseq.evaluate import evaluate_run
 
+    if not isinstance(cfg, RunConfig):
+        cfg = RunConfig.from_dict({"data": str(cfg), **settings}, "train()")
     run = Path(out)
     state_file = run / "state.json"
     if resume and not state_file.is_file() and (run / "model.keras").is_file():
@@ -90,8 +96,9 @@ def train(cfg: RunConfig, out: str | os.PathLike, resume: bool = False, verbose:
     write_atomic(run / "classes.json", json.dumps(classes).encode())
     _log_split(parts)
 
-    train_ds = dataset_for(cfg, parts["train"], training=True)
-    val_ds = dataset_for(cfg, parts["val"], training=False, cache=ClipCache(cfg.cache)) if len(parts["val"]) else None
+    cache = ClipCache(cfg.cache, cfg.cache_dir)
+    train_ds = dataset_for(cfg, parts["train"], training=True, cache=cache)
+    val_ds = dataset_for(cfg, parts["val"], training=False, cache=cache) if len(parts["val"]) else None
     if resuming:
         model = keras.models.load_model(run / "checkpoints" / "last.keras")
         initial_epoch = json.loads(state_file.read_text())["epoch"] + 1
@@ -100,7 +107,7 @@ def train(cfg: RunConfig, out: str | os.PathLike, resume: bool = False, verbose:
     else:
         model = _new_model(cfg, len(classes))
         initial_epoch, history = 0, []
-    train_ds.epoch = initial_epoch
+    train_ds.set_epoch(initial_epoch)
     monitor = "val_loss" if val_ds is not None else "loss"
     callbacks = [
         keras.callbacks.TerminateOnNaN(),

@@ -1,0 +1,163 @@
+"""Loader throughput: clips/s of vidseq against keras-video-generators' algorithm, side by side.
+
+    python benchmarks/loader.py [--frames 8] [--size 112] [--limit 300]
+
+Corpora: generated here (320×240, 3–12 s; AVI/MPEG-4 GOP 12, MP4/H.264 GOP 12, MP4/H.264
+GOP 250) and, when present, ../shared/data/surv_fight. Columns (clips/s, one process unless said):
+  every-frame  decode every frame with PyAV, keep N spread over the video (the plain loop)
+  kvg          keras-video-generators 1.0.14: OpenCV reads every frame up to the last needed one,
+               frame_step = floor(header_total / (n - 1))
+  first        vidseq ClipDataset, training mode, first epoch (probing included, cache empty)
+  cached       the same dataset's next epoch (pool of 3 frames per segment, served from the cache)
+  prepared     first epoch on a `vidseq prepare`d copy (short side 160, 15 fps, GOP 8)
+  2-workers    first epoch with 2 threads calling the dataset, as Keras' PyDataset(workers=2) does
+Then peak RSS of three epochs over one corpus with the cache on (budget 256 MB) and off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+SURV_FIGHT = Path(__file__).resolve().parents[2] / "shared" / "data" / "surv_fight"
+BATCH = 8
+
+
+def every_frame_loop(path: str, frames: int, size: int) -> np.ndarray:
+    """Decode every frame with PyAV to RGB, keep `frames` spread over the video."""
+    import av
+
+    with av.open(path) as c:
+        decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    picks = np.linspace(0, len(decoded) - 1, frames).round().astype(int)
+    return np.stack([cv2.resize(decoded[i], (size, size), interpolation=cv2.INTER_AREA) for i in picks])
+
+
+def kvg_algorithm(path: str, frames: int, size: int) -> np.ndarray:
+    """keras-video-generators 1.0.14's frame loop, re-implemented."""
+    cap = cv2.VideoCapture(path)
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    step = max(1, total // (frames - 1))
+    out, i = [], 0
+    while len(out) < frames:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i % step == 0:
+            out.append(cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (size, size)))
+        i += 1
+    cap.release()
+    return np.stack(out)
+
+
+def generated_corpus(root: Path) -> dict[str, Path]:
+    """Three folders of 320×240 videos (3, 6, 9, 12 s) in two classes, one per encoding."""
+    from vidseq.data.synthetic import motion_clip, write_video
+
+    kinds = {"avi-mpeg4-gop12": (".avi", 12), "mp4-h264-gop12": (".mp4", 12), "mp4-h264-gop250": (".mp4", 250)}
+    rng = np.random.default_rng(0)
+    corpus = {}
+    for name, (ext, gop) in kinds.items():
+        for j, seconds in enumerate((3, 6, 9, 12) * 2):
+            path = root / name / ("grow" if j % 2 else "shrink") / f"v{j}{ext}"
+            if not path.exists():
+                clip = np.concatenate([motion_clip("grow" if j % 2 else "shrink", rng, 25, 240) for _ in range(seconds)])
+                write_video(path, (np.pad(f, ((0, 0), (40, 40), (0, 0)), mode="edge") for f in clip), fps=25, gop=gop)
+        corpus[name] = root / name
+    return corpus
+
+
+def timed_rate(fn, n: int) -> float:
+    """n / seconds of one call."""
+    start = time.perf_counter()
+    fn()
+    return n / (time.perf_counter() - start)
+
+
+def dataset(folder: Path, frames: int, size: int, cache_dir: str | None = None, cache: str | None = "1GB"):
+    """A training-mode ClipDataset over a folder (pooled random frames, cached)."""
+    import vidseq
+
+    return vidseq.ClipDataset(vidseq.Catalog.from_folder(folder), frames=frames, size=size, batch_size=BATCH,
+                              cache=cache, cache_dir=cache_dir, pool=3)
+
+
+def epoch(ds, threads: int = 1) -> None:
+    """Load every batch once, with `threads` threads calling __getitem__."""
+    if threads == 1:
+        for i in range(len(ds)):
+            ds[i]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(ds.__getitem__, range(len(ds))))
+    ds.on_epoch_end()
+
+
+def row(name: str, folder: Path, frames: int, size: int, limit: int, work: Path) -> str:
+    """Measure one corpus; returns its table row."""
+    from vidseq.data.prepare import prepare
+
+    files = sorted(str(p) for p in folder.rglob("*") if p.suffix in (".mp4", ".avi"))[:limit]
+    n = len(files)
+    loop = timed_rate(lambda: [every_frame_loop(f, frames, size) for f in files], n)
+    kvg = timed_rate(lambda: [kvg_algorithm(f, frames, size) for f in files], n)
+    os.environ["VIDSEQ_CACHE"] = tempfile.mkdtemp(dir=work)  # cold probe cache
+    ds = dataset(folder, frames, size)
+    first = timed_rate(lambda: epoch(ds), len(ds.samples))
+    cached = timed_rate(lambda: epoch(ds), len(ds.samples))
+    prepared_dir = work / f"{name}-prepared"
+    prepare(folder, prepared_dir, size=160, fps=15, gop=8)
+    ds_prep = dataset(prepared_dir, frames, size)
+    prepared = timed_rate(lambda: epoch(ds_prep), len(ds_prep.samples))
+    os.environ["VIDSEQ_CACHE"] = tempfile.mkdtemp(dir=work)
+    ds2 = dataset(folder, frames, size)
+    two = timed_rate(lambda: epoch(ds2, threads=2), len(ds2.samples))
+    return (f"{name:<16} {n:>5} {loop:>11.1f} {kvg:>7.1f} {first:>7.1f} {cached:>8.1f} {prepared:>9.1f} {two:>9.1f}"
+            f"   {first / kvg:>5.2f}x {cached / kvg:>6.1f}x {prepared / first:>5.2f}x {two / first:>5.2f}x")
+
+
+def peak_rss(folder: Path, frames: int, size: int, cache: str | None) -> float:
+    """Peak RSS (MB) of a fresh process loading three epochs with the given cache budget."""
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import loader, resource; "
+            f"from pathlib import Path; ds = loader.dataset(Path({str(folder)!r}), {frames}, {size}, cache={cache!r}); "
+            f"[loader.epoch(ds) for _ in range(3)]; "
+            f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Print the throughput table, ratios against the targets, and peak RSS."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--size", type=int, default=112)
+    ap.add_argument("--limit", type=int, default=300, help="files per corpus")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="vidseq-loader-"))
+    corpora = generated_corpus(Path(tempfile.gettempdir()) / "vidseq-bench-corpus")
+    if SURV_FIGHT.is_dir():
+        corpora["surv_fight"] = SURV_FIGHT
+    print(f"{args.frames} frames at {args.size}×{args.size}, clips/s; machine: {os.cpu_count()} cores")
+    print(f"{'corpus':<16} {'files':>5} {'every-frame':>11} {'kvg':>7} {'first':>7} {'cached':>8} {'prepared':>9} "
+          f"{'2-workers':>9}   first/kvg cached/kvg prep/first 2w/first")
+    for name, folder in corpora.items():
+        print(row(name, folder, args.frames, args.size, args.limit, work), flush=True)
+    print("targets: first/kvg >= 3 (short GOP), >= 1.1 (GOP 250); cached/kvg >= 20; prep/first >= 3; 2w/first >= 1.7")
+    folder = corpora.get("surv_fight", corpora["mp4-h264-gop12"])
+    os.environ["VIDSEQ_CACHE"] = tempfile.mkdtemp(dir=work)
+    on, off = peak_rss(folder, args.frames, args.size, "256MB"), peak_rss(folder, args.frames, args.size, None)
+    print(f"peak RSS over 3 epochs of {folder.name}: cache 256MB {on:.0f} MB, cache off {off:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
