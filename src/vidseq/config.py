@@ -39,7 +39,7 @@ class RunConfig:
     train_list: str | None = None
     test_list: str | None = None
     seed: int = 0
-    workers: int = 1
+    workers: int = 2
     cache: str = "auto"
     cache_dir: str | None = None
     pool: int = 3

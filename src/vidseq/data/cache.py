@@ -41,6 +41,16 @@ class ClipCache:
     def __len__(self) -> int:
         return len(self._data)
 
+    def __getstate__(self) -> dict:
+        """Worker processes get the settings and the disk store, not this process's memory."""
+        state = {**self.__dict__, "_data": OrderedDict(), "bytes": 0}
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def get(self, key: Hashable) -> np.ndarray | None:
         """The cached clip for `key` (memory, then disk), or None."""
         with self._lock:

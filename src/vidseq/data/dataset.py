@@ -49,11 +49,13 @@ class ClipDataset(keras.utils.PyDataset):
     offsets. A file that fails to decode is quarantined: logged once, replaced in its batch by
     another item and listed in `report`; more than `max_bad` of the files failing is an error.
 
-    Caching: deterministic clips are kept in `cache` (a ClipCache, or a byte budget such as
-    "512MB"; `cache_dir` adds a disk store that later runs reuse). Random training clips are
-    cached when `pool` > 0: each segment then draws its frame from `pool` fixed candidates, and
-    the decoded candidates are what is cached. With `pool=0` training frames are drawn from the
-    whole segment and decoded every epoch.
+    Caching: decoded, resized frames are kept in `cache` (a ClipCache, or a byte budget such as
+    "512MB"; `cache_dir` adds a disk store that later runs reuse), keyed by file identity (path,
+    size, mtime), frame index, size and colour mode; a clip decodes only its frames that are not
+    cached yet. With `pool` > 0 a training clip draws each segment's frame from `pool` fixed
+    candidates, so after a few epochs every draw is a cache hit and the sampling stays random;
+    with `pool=0` frames are drawn from the whole segment. `workers` threads (2 by default) load
+    batches while the model trains; with 1, Keras loads each batch between training steps.
     """
 
     def __init__(
@@ -77,7 +79,7 @@ class ClipDataset(keras.utils.PyDataset):
         pool: int = 0,
         max_bad: float = 0.1,
         seed: int = 0,
-        workers: int = 1,
+        workers: int = 2,
         use_multiprocessing: bool = False,
         max_queue_size: int = 10,
     ):
@@ -99,7 +101,7 @@ class ClipDataset(keras.utils.PyDataset):
         self.views, self.one_hot, self.dtype = views, one_hot, dtype
         self.resize, self.gray, self.max_bad, self.seed = resize, gray, max_bad, seed
         self.cache = cache if isinstance(cache, ClipCache) or cache is None else ClipCache(cache, cache_dir)
-        self.pool = pool if self.cache is not None and hasattr(self.sampler, "pool") else 0
+        self.pool = pool if hasattr(self.sampler, "pool") else 0
         self.report = Report()
         self._lock = threading.Lock()
         self._infos: dict[int, VideoInfo] = {}
@@ -150,6 +152,16 @@ class ClipDataset(keras.utils.PyDataset):
     def __len__(self) -> int:
         return self.num_batches
 
+    def __getstate__(self) -> dict:
+        """Picklable for process workers (each keeps its own quarantine list and memory cache)."""
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def sample_items(self) -> np.ndarray:
         """Item index of every sample, in unshuffled order (for grouping predictions per video)."""
         return np.array([s[0] for s in self.samples])
@@ -178,30 +190,30 @@ class ClipDataset(keras.utils.PyDataset):
         rng = np.random.default_rng((self.seed, self.epoch, sample)) if self.random_frames else None
         if rng is not None and self.pool:
             candidates = self.sampler.pool(info, self.frames, self.pool)
-            frames, where = np.unique(candidates, return_inverse=True)
-            decoded = self._read(item_idx, frames)
-            pick = rng.integers(0, self.pool, self.frames)
-            clip = decoded[where.reshape(candidates.shape)[np.arange(self.frames), pick]]
+            indices = candidates[np.arange(self.frames), rng.integers(0, self.pool, self.frames)]
         elif rng is not None:
-            clip = VideoReader(info.path, self.size, self.resize, self.gray, info=info).read(
-                self.sampler.indices(info, self.frames, window, rng=rng))
+            indices = self.sampler.indices(info, self.frames, window, rng=rng)
         else:
-            offset = (view + 0.5) / self.views
-            clip = self._read(item_idx, self.sampler.indices(info, self.frames, window, offset=offset))
+            indices = self.sampler.indices(info, self.frames, window, offset=(view + 0.5) / self.views)
+        clip = self._read(item_idx, indices)
         if self.augment:
             clip = augment_clip(clip, np.random.default_rng((self.seed, self.epoch, sample, 1)), self.augment)
         return clip
 
     def _read(self, item_idx: int, indices: np.ndarray) -> np.ndarray:
-        """Frames `indices` of an item through the cache (decoded on a miss)."""
-        key = (*self._identity[item_idx], tuple(int(i) for i in indices), self.size, self.resize, self.gray)
-        clip = self.cache.get(key) if self.cache is not None else None
-        if clip is None:
-            info = self._infos[item_idx]
-            clip = VideoReader(info.path, self.size, self.resize, self.gray, info=info).read(indices)
-            if self.cache is not None:
-                self.cache.put(key, clip)
-        return clip
+        """Frames `indices` of an item; each frame through the cache, the missing ones decoded in one pass."""
+        info = self._infos[item_idx]
+        if self.cache is None:
+            return VideoReader(info.path, self.size, self.resize, self.gray, info=info).read(indices)
+        keys = {int(i): (*self._identity[item_idx], int(i), self.size, self.resize, self.gray) for i in indices}
+        frames = {i: self.cache.get(k) for i, k in keys.items()}
+        missing = sorted(i for i, f in frames.items() if f is None)
+        if missing:
+            decoded = VideoReader(info.path, self.size, self.resize, self.gray, info=info).read(missing)
+            for i, frame in zip(missing, decoded):
+                frames[i] = frame[None]
+                self.cache.put(keys[i], frames[i])
+        return np.concatenate([frames[int(i)] for i in indices])
 
     def _load_or_substitute(self, sample: int) -> tuple[int, np.ndarray]:
         rng = np.random.default_rng((self.seed, self.epoch, sample, 2))

@@ -59,12 +59,13 @@ class VideoReader:
         try:
             with av.open(self.path, metadata_errors="ignore") as container:
                 stream = container.streams.video[0]
-                frames = self._frames(container, stream, start=None)
+                wanted = set(targets)
+                frames = self._frames(container, stream, None, wanted)
                 position = 0
                 for target in targets:
                     key = self._keyframe_between(position, target)
                     if key is not None:
-                        frames = self._frames(container, stream, start=key)
+                        frames = self._frames(container, stream, key, wanted)
                     for index, frame in frames:
                         position = index + 1
                         if index == target:
@@ -85,18 +86,24 @@ class VideoReader:
         k = bisect.bisect_right(keys, target) - 1
         return keys[k] if k >= 0 and keys[k] > position else None
 
-    def _frames(self, container, stream, start: int | None) -> Iterator[tuple[int, av.VideoFrame]]:
-        """(index, frame) pairs from `start` (a keyframe index) or from the file's beginning."""
+    def _frames(self, container, stream, start: int | None, wanted: set[int]) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(index, frame) pairs from `start` (a keyframe index) or from the file's beginning.
+
+        With timestamps, a packet whose frame is not wanted is decoded with skip_frame=NONREF:
+        the decoder drops it if no other frame refers to it (B-frames), which saves their decoding.
+        """
         if start is not None:
             container.seek(self.info.pts[start], stream=stream, backward=True, any_frame=False)
-        rank = {p: i for i, p in enumerate(self.info.pts)} if self.info.pts is not None else None
-        counter = 0
-        for frame in container.decode(stream):
-            if rank is None:
-                yield counter, frame
-                counter += 1
-            elif frame.pts in rank:
-                yield rank[frame.pts], frame
+        if self.info.pts is None:
+            yield from enumerate(container.decode(stream))
+            return
+        rank = {p: i for i, p in enumerate(self.info.pts)}
+        ctx = stream.codec_context
+        for packet in container.demux(stream):
+            ctx.skip_frame = "DEFAULT" if packet.pts is None or rank.get(packet.pts) in wanted else "NONREF"
+            for frame in packet.decode():
+                if frame.pts in rank:
+                    yield rank[frame.pts], frame
 
     def _convert(self, frame: av.VideoFrame) -> np.ndarray:
         plan = self._plan
