@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-all demo bench clean
+.PHONY: install test test-all faults demo bench clean
 
 install: $(STAMP)
 
@@ -22,6 +22,9 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran" >&2; exit $$rc; }
+
+faults: $(STAMP)
+	$(PY) -m pytest -q tests/faults
 
 demo: $(STAMP)
 	$(VENV)/bin/vidseq demo --out demo-run

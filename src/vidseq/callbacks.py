@@ -11,16 +11,23 @@ from pathlib import Path
 
 import keras
 
+from vidseq.errors import VidseqError
 from vidseq.io import write_atomic
 from vidseq.viz import plot_curves
 
 
 def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> None:
-    """model.save to a temporary .keras name beside `path`, then rename over it."""
+    """model.save to a temporary .keras name beside `path`, then rename over it; a failed write
+    (disk full) leaves the previous file intact and raises a VidseqError."""
     target = Path(path)
     tmp = target.with_name(f".{target.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, target)
+    try:
+        model.save(tmp)
+        os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise VidseqError(f"cannot write {target} ({e.strerror or e}); the previous checkpoint is intact: "
+                          "free disk space, then continue with --resume.") from None
 
 
 def read_history(path: str | os.PathLike) -> list[dict[str, float]]:

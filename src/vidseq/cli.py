@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("run")
     ev.add_argument("--data", help="evaluate on this folder / glob / CSV instead of the saved test split")
     ev.add_argument("--clips", type=int, default=1, help="clips per video, softmax averaged")
+    ev.add_argument("--unsafe", action="store_true", help="allow a model whose Lambda layers run code (trusted files only)")
     ev.set_defaults(handler=_evaluate)
 
     pr = sub.add_parser("predict", help="top-3 classes for new videos")
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print JSON lines")
     pr.add_argument("--timeline", metavar="PNG", help="slide windows over the (single) video and plot to PNG")
     pr.add_argument("--window", type=float, default=2.0, help="timeline window in seconds")
+    pr.add_argument("--unsafe", action="store_true", help="allow a model whose Lambda layers run code (trusted files only)")
     pr.set_defaults(handler=_predict)
 
     show = sub.add_parser("show", help="draw sampled clips as a picture")
@@ -148,7 +150,7 @@ def _evaluate(args) -> str:
 
     if args.clips < 1:
         raise VidseqError(f"--clips must be at least 1 (got {args.clips}).")
-    metrics = evaluate_run(args.run, data=args.data, clips=args.clips)
+    metrics = evaluate_run(args.run, data=args.data, clips=args.clips, unsafe=args.unsafe)
     print(metrics_table(metrics))
     return f"test accuracy {metrics['accuracy']:.3f} (n={metrics['n']})"
 
@@ -159,9 +161,9 @@ def _predict(args) -> str:
     if args.timeline:
         if len(args.files) != 1:
             raise VidseqError("--timeline takes exactly one video file.")
-        times, _ = predict_timeline(args.run, args.files[0], args.timeline, window=args.window)
+        times, _ = predict_timeline(args.run, args.files[0], args.timeline, window=args.window, unsafe=args.unsafe)
         return f"wrote {args.timeline} ({len(times)} windows)"
-    results = predict_files(args.run, args.files, clips=args.clips)
+    results = predict_files(args.run, args.files, clips=args.clips, unsafe=args.unsafe)
     for r in results:
         if args.json:
             print(json.dumps(r))

@@ -17,25 +17,33 @@ from vidseq.metrics import average_views, classification_metrics
 from vidseq.viz import plot_confusion
 
 
-def load_run(run: str | os.PathLike) -> tuple[RunConfig, keras.Model, list[str]]:
-    """The config, trained model and class names of a run directory."""
+def load_run(run: str | os.PathLike, unsafe: bool = False) -> tuple[RunConfig, keras.Model, list[str]]:
+    """The config, trained model and class names of a run directory.
+
+    The model loads with Keras' safe_mode (no code from Lambda layers); `unsafe=True` is the
+    explicit opt-in for a model you trust.
+    """
     base = Path(run)
     if not (base / "model.keras").is_file():
         raise VidseqError(f"{base} is not a finished run (no model.keras); train it first or check the path.")
     cfg = RunConfig.load(base / "config.yaml")
     try:
-        model = keras.models.load_model(base / "model.keras")
+        model = keras.models.load_model(base / "model.keras", safe_mode=not unsafe)
     except Exception as e:  # a damaged or foreign file: say which, not a traceback
+        if "safe_mode" in str(e):
+            raise VidseqError(f"{base / 'model.keras'} contains code (a Lambda layer) that runs when loaded; "
+                              "load it only if you trust its source, with --unsafe.") from None
         raise VidseqError(f"{base / 'model.keras'} cannot be loaded ({type(e).__name__}); retrain or restore the file.") from None
     return cfg, model, json.loads((base / "classes.json").read_text())
 
 
-def evaluate_run(run: str | os.PathLike, data: str | None = None, clips: int = 1, verbose: int | str = 0) -> dict:
+def evaluate_run(run: str | os.PathLike, data: str | None = None, clips: int = 1, verbose: int | str = 0,
+                 unsafe: bool = False) -> dict:
     """Mean softmax over `clips` clips per video; writes metrics.json and confusion.png into the run."""
     from vidseq.training import dataset_for
 
     base = Path(run)
-    cfg, model, classes = load_run(base)
+    cfg, model, classes = load_run(base, unsafe)
     catalog = Catalog.open(data) if data else load_split(base / "split.json")["test"]
     if list(catalog.classes) != classes:
         raise VidseqError(f"the data's classes {list(catalog.classes)} differ from the run's {classes}.")

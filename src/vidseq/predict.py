@@ -34,9 +34,10 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[str]:
     return files
 
 
-def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], clips: int = 1, top: int = 3) -> list[dict]:
+def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], clips: int = 1, top: int = 3,
+                  unsafe: bool = False) -> list[dict]:
     """Per file: the `top` classes with probabilities (mean over `clips` clips), or the error."""
-    cfg, model, classes = load_run(run)
+    cfg, model, classes = load_run(run, unsafe)
     files = expand_inputs(inputs)
     ds = ClipDataset(files, frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, shuffle=False, views=clips,
                      resize=cfg.resize, gray=cfg.gray, cache=None, max_bad=1.0)
@@ -56,9 +57,9 @@ def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], c
 
 
 def predict_timeline(run: str | os.PathLike, file: str | os.PathLike, out: str | os.PathLike,
-                     window: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+                     window: float = 2.0, unsafe: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Slide `window`-second clips (half-window stride) over a long video; plot probability vs time."""
-    cfg, model, classes = load_run(run)
+    cfg, model, classes = load_run(run, unsafe)
     sampler = SlidingSampler(stride=window / 2, sequence_time=window)
     ds = ClipDataset([str(file)], frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, sampler=sampler,
                      shuffle=False, resize=cfg.resize, gray=cfg.gray, cache=None, max_bad=0.0)

@@ -16,10 +16,11 @@ from vidseq.callbacks import RunRecorder, read_history
 from vidseq.config import RunConfig
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, load_split, save_split
-from vidseq.data.dataset import ClipDataset
+from vidseq.data.dataset import ClipDataset, check_bad_fraction
+from vidseq.data.probe import probe
 from vidseq.data.sampling import get_sampler
 from vidseq.data.transforms import parse_size
-from vidseq.errors import VidseqError
+from vidseq.errors import VideoDecodeError, VidseqError
 from vidseq.io import write_atomic
 from vidseq.models.registry import build_model, get_spec
 
@@ -50,7 +51,23 @@ def make_split(cfg: RunConfig) -> dict[str, Catalog]:
         train, val, _ = pool.split(val=cfg.val, test=0.0, seed=cfg.seed)
     else:
         train, val, test = catalog.split(cfg.val, cfg.test, seed=cfg.seed, folds=cfg.folds, fold=cfg.fold)
-    return {"train": train, "val": val, "test": test}
+    return screen({"train": train, "val": val, "test": test}, cfg.max_bad)
+
+
+def screen(parts: dict[str, Catalog], max_bad: float) -> dict[str, Catalog]:
+    """The parts without the files that cannot be opened as video, each listed once; more than
+    `max_bad` of all files failing is an error that lists them."""
+    bad: dict[str, str] = {}
+    for catalog in parts.values():
+        for item in catalog:
+            try:
+                probe(item.path)
+            except VideoDecodeError as e:
+                bad[item.path] = e.reason
+    check_bad_fraction(bad, sum(len(c) for c in parts.values()), max_bad)
+    for path, reason in bad.items():
+        log.warning("skipping %s: %s", path, reason)
+    return {name: c.subset([it for it in c if it.path not in bad]) for name, c in parts.items()}
 
 
 def dataset_for(cfg: RunConfig, catalog: Catalog, training: bool, views: int = 1,

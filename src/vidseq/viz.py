@@ -50,7 +50,8 @@ def plot_curves(history: Sequence[dict], out: str | os.PathLike) -> Path:
                 ax.plot(epochs, values, style, ms=3, label=(prefix or "train_").rstrip("_"))
         ax.set_xlabel("epoch")
         ax.set_title(key.replace("categorical_", ""))
-        ax.legend()
+        if ax.lines:
+            ax.legend()
     return _save(fig, out)
 
 

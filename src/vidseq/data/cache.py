@@ -96,7 +96,7 @@ class ClipCache:
             self.bytes += clip.nbytes
 
     def _path(self, key: Hashable) -> Path:
-        return self.directory / f"{hashlib.sha1(repr(key).encode()).hexdigest()}.npy"
+        return self.directory / f"{hashlib.sha1(repr(key).encode('utf-8', 'backslashreplace')).hexdigest()}.npy"
 
     def _from_disk(self, key: Hashable) -> np.ndarray | None:
         if not self.directory:

@@ -74,8 +74,9 @@ class Catalog:
         return cls._build(labelled, base.resolve(), sorted({c for _, c in labelled}), what=f"glob {pattern!r}")
 
     @classmethod
-    def from_csv(cls, path: str | os.PathLike) -> "Catalog":
-        """Rows `path,label[,group]`; paths relative to the CSV's folder."""
+    def from_csv(cls, path: str | os.PathLike, allow_outside: bool = False) -> "Catalog":
+        """Rows `path,label[,group]`; paths relative to the CSV's folder, which they may not leave
+        (absolute paths, `..`, links) unless `allow_outside`."""
         csv_path = Path(path)
         if not csv_path.is_file():
             raise VidseqError(f"CSV file {csv_path} does not exist.")
@@ -84,6 +85,9 @@ class Catalog:
         labelled, groups, seen = [], {}, set()
         for row in rows:
             p = (base / row["path"]).resolve()
+            if not allow_outside and base not in p.parents:
+                raise VidseqError(f"{csv_path}: {row['path']} lies outside the CSV's folder {base}; move the file "
+                                  "there or allow it explicitly (Catalog.from_csv(..., allow_outside=True)).")
             if p in seen:
                 raise VidseqError(f"{csv_path}: {row['path']} is listed twice; keep one row per file.")
             seen.add(p)
@@ -236,6 +240,9 @@ class Catalog:
             part = _assign(groups, [1.0 - val - test, val, test], rng)
             val_keys = {g[0] for g, p in zip(groups, part) if p == 1}
             test_keys = {g[0] for g, p in zip(groups, part) if p == 2}
+        small = [c for c, n in cat.counts().items() if 0 < n < 3]
+        if small:
+            log.warning("class(es) %s have fewer than 3 files: they cannot appear in every split part", ", ".join(small))
         key = cat._group_key
         parts = (
             [it for it in cat.items if key(it) not in val_keys and key(it) not in test_keys],

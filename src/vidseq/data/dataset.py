@@ -235,9 +235,14 @@ class ClipDataset(keras.utils.PyDataset):
             path = self.items[item_idx].path
             self.report.quarantined[path] = reason
             log.warning("quarantined %s: %s", path, reason)
-            if len(self._bad) > self.max_bad * len(self.items):
-                listed = "; ".join(f"{p}: {r}" for p, r in list(self.report.quarantined.items())[:5])
-                raise VidseqError(
-                    f"{len(self._bad)} of {len(self.items)} files failed to decode (more than max_bad={self.max_bad:.0%}): "
-                    f"{listed}{' …' if len(self._bad) > 5 else ''}. Fix or remove them, or raise max_bad."
-                )
+            check_bad_fraction(self.report.quarantined, len(self.items), self.max_bad)
+
+
+def check_bad_fraction(bad: dict[str, str], total: int, max_bad: float) -> None:
+    """Raise a VidseqError listing the bad files when more than `max_bad` of `total` failed."""
+    if len(bad) > max_bad * total:
+        listed = "; ".join(f"{p}: {r}" for p, r in list(bad.items())[:5])
+        raise VidseqError(
+            f"{len(bad)} of {total} files failed to decode (more than max_bad={max_bad:.0%}): "
+            f"{listed}{' …' if len(bad) > 5 else ''}. Fix or remove them, or raise max_bad."
+        )

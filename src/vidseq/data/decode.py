@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import bisect
 import os
+import time
 from typing import Iterator, Sequence
 
 import av
 import numpy as np
 
-from vidseq.data.probe import VideoInfo, probe
+from vidseq.data.probe import LIMITS, VideoInfo, open_video, probe
 from vidseq.data.sampling import Sampler, get_sampler
 from vidseq.data.transforms import fit_plan, parse_size
 from vidseq.errors import VideoDecodeError
@@ -57,8 +58,9 @@ class VideoReader:
     def _decode(self, targets: list[int]) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
         try:
-            with av.open(self.path, metadata_errors="ignore") as container:
+            with open_video(self.path) as container:
                 stream = container.streams.video[0]
+                deadline = time.monotonic() + LIMITS.decode_seconds
                 wanted = set(targets)
                 frames = self._frames(container, stream, None, wanted)
                 position = 0
@@ -68,6 +70,9 @@ class VideoReader:
                         frames = self._frames(container, stream, key, wanted)
                     for index, frame in frames:
                         position = index + 1
+                        if time.monotonic() > deadline:
+                            raise VideoDecodeError(self.path, f"decoding took over {LIMITS.decode_seconds:.0f} s "
+                                                   "(vidseq.data.probe.LIMITS.decode_seconds)")
                         if index == target:
                             out[target] = self._convert(frame)
                             break
@@ -77,6 +82,8 @@ class VideoReader:
                         raise VideoDecodeError(self.path, f"decoding stopped before frame {target} of {self.info.frames}")
         except av.FFmpegError as e:
             raise VideoDecodeError(self.path, f"decoding failed ({e})") from None
+        except OSError as e:
+            raise VideoDecodeError(self.path, f"cannot be read ({e.strerror or e})") from None
         return out
 
     def _keyframe_between(self, position: int, target: int) -> int | None:

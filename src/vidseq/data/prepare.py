@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from vidseq.data.catalog import VIDEO_EXTENSIONS
+from vidseq.data.probe import open_video
 from vidseq.errors import VidseqError
 
 log = logging.getLogger("vidseq")
@@ -84,7 +85,7 @@ def reencode(src: str, dst: str, size: int, fps: float, gop: int) -> int:
     tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
     codec = "libvpx-vp9" if target.suffix.lower() == ".webm" else "libx264"
     try:
-        with av.open(src, metadata_errors="ignore") as source, av.open(str(tmp), "w") as sink:
+        with open_video(src) as source, av.open(str(tmp), "w") as sink:
             stream_in = source.streams.video[0]
             w, h = stream_in.codec_context.width, stream_in.codec_context.height
             scale = size / min(w, h)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +18,34 @@ from vidseq.io import cache_home, write_atomic
 
 log = logging.getLogger("vidseq")
 _PROBE_VERSION = 1
+
+
+@dataclass
+class Limits:
+    """What vidseq agrees to decode, so that a crafted file cannot exhaust memory or time.
+
+    Change them on the module object: `vidseq.data.probe.LIMITS.max_pixels = 8000 * 8000`.
+    """
+
+    max_pixels: int = 7680 * 4320  # 8K
+    max_seconds: float = 4 * 3600.0
+    decode_seconds: float = 120.0  # per read, checked between decoded frames
+
+
+LIMITS = Limits()
+
+
+@contextmanager
+def open_video(path: str):
+    """av.open for reading; names that are not valid UTF-8 go through a Python file object."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        with open(path, "rb") as f, av.open(f, metadata_errors="ignore") as container:
+            yield container
+        return
+    with av.open(path, metadata_errors="ignore") as container:
+        yield container
 
 
 @dataclass(frozen=True)
@@ -51,14 +80,14 @@ def probe(path: str | os.PathLike, cache: bool = True) -> VideoInfo:
         raise VideoDecodeError(str(p), f"cannot be read ({e.strerror})") from None
     if st.st_size == 0:
         raise VideoDecodeError(str(p), "is empty (0 bytes)")
-    key = hashlib.sha1(f"{_PROBE_VERSION}|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    key = hashlib.sha1(os.fsencode(f"{_PROBE_VERSION}|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}")).hexdigest()
     entry = cache_home() / "probe" / f"{key}.json"
     if cache and entry.is_file():
         try:
             data = json.loads(entry.read_text())
             data["keyframes"] = tuple(data["keyframes"])
             data["pts"] = tuple(data["pts"]) if data["pts"] is not None else None
-            return VideoInfo(**data)
+            return _within_limits(VideoInfo(**data))
         except (ValueError, TypeError, KeyError):
             log.debug("rebuilding damaged probe cache entry %s", entry)
     info = _measure(str(p))
@@ -67,12 +96,22 @@ def probe(path: str | os.PathLike, cache: bool = True) -> VideoInfo:
             write_atomic(entry, json.dumps(asdict(info)).encode())
         except OSError as e:
             log.debug("probe cache not written (%s)", e)
+    return _within_limits(info)
+
+
+def _within_limits(info: VideoInfo) -> VideoInfo:
+    if info.width * info.height > LIMITS.max_pixels:
+        raise VideoDecodeError(info.path, f"frames of {info.width}x{info.height} exceed the limit of "
+                               f"{LIMITS.max_pixels} pixels (vidseq.data.probe.LIMITS.max_pixels)")
+    if info.duration > LIMITS.max_seconds:
+        raise VideoDecodeError(info.path, f"lasts {info.duration:.0f} s, over the limit of {LIMITS.max_seconds:.0f} s "
+                               "(vidseq.data.probe.LIMITS.max_seconds)")
     return info
 
 
 def _measure(path: str) -> VideoInfo:
     try:
-        with av.open(path, metadata_errors="ignore") as container:
+        with open_video(path) as container:
             if not container.streams.video:
                 raise VideoDecodeError(path, "has no video stream")
             stream = container.streams.video[0]
@@ -90,6 +129,8 @@ def _measure(path: str) -> VideoInfo:
             time_base = float(stream.time_base or Fraction(1, 1))
     except av.FFmpegError as e:
         raise VideoDecodeError(path, f"is not a readable video ({_reason(e)})") from None
+    except OSError as e:
+        raise VideoDecodeError(path, f"cannot be read ({e.strerror or e})") from None
     if not pts:
         raise VideoDecodeError(path, "has a video stream with no frames")
     if not width or not height:

@@ -16,14 +16,15 @@ _CONTAINER_CODEC = {".mp4": "libx264", ".mkv": "libx264", ".avi": "mpeg4", ".web
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 25,
-                codec: str | None = None, gop: int = 12, bframes: int = 0, quality: int = 23) -> Path:
-    """Encode uint8 RGB frames (H, W, 3; even H and W) to a real video file with PyAV."""
+                codec: str | None = None, gop: int = 12, bframes: int = 0, quality: int = 23,
+                pix_fmt: str = "yuv420p", container_options: dict | None = None) -> Path:
+    """Encode uint8 RGB frames (H, W, 3; even H and W for yuv420p) to a real video file with PyAV."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     codec = codec or _CONTAINER_CODEC.get(out.suffix.lower(), "libx264")
-    with av.open(str(out), "w") as container:
+    with av.open(str(out), "w", options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = pix_fmt
         stream.codec_context.gop_size = gop
         if codec == "libx264":
             stream.options = {"crf": str(quality), "bf": str(bframes), "keyint_min": str(min(gop, 25)), "sc_threshold": "0"}
