@@ -77,9 +77,15 @@ def dataset_for(cfg: RunConfig, catalog: Catalog, training: bool, views: int = 1
                                          if cfg.sampler == "sliding" else {}))
     return ClipDataset(
         catalog, frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, sampler=sampler, shuffle=training,
+        modality=modalities(cfg),
         augment=(cfg.augment or False) if training else False, views=views, resize=cfg.resize, gray=cfg.gray,
         cache=cache, pool=cfg.pool, max_bad=cfg.max_bad, seed=cfg.seed, workers=cfg.workers,
     )
+
+
+def modalities(cfg: RunConfig) -> tuple[str, ...]:
+    """The inputs the configured model takes (its streams), which the dataset must produce."""
+    return tuple(cfg.model_options.get("streams") or get_spec(cfg.model).streams)
 
 
 def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, verbose: int | str = "auto",

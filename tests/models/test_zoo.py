@@ -17,12 +17,20 @@ TINY = {  # options that keep each entry small enough for a CPU test
     "vgg16-lstm": {"weights": None, "units": 16, "head": [16]},
     "mobilenet-gru": {"weights": None, "alpha": 0.25, "head": [16]},
     "mobilenetv2-gru": {"weights": None, "alpha": 0.35, "head": [16]},
+    "two-stream": {"width": 0.125, "head": [16], "units": 8},
 }
 SHAPE = (3, 32, 32, 3)
 
 
 def _clips(n: int = 4, shape=SHAPE) -> np.ndarray:
     return np.random.default_rng(0).random((n, *shape), dtype=np.float32)
+
+
+def _inputs(model: keras.Model, n: int = 4):
+    """Random inputs shaped as the model declares them (a dict for several named inputs)."""
+    if len(model.inputs) == 1:
+        return _clips(n, tuple(model.inputs[0].shape[1:]))
+    return {t.name.split(":")[0]: _clips(n, tuple(t.shape[1:])) for t in model.inputs}
 
 
 def test_the_zoo_lists_the_seed_models():
@@ -32,7 +40,7 @@ def test_the_zoo_lists_the_seed_models():
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_builds_trains_a_step_and_round_trips(name, tmp_path):
     model = build_model(name, SHAPE, 3, **TINY[name])
-    x, y = _clips(), keras.utils.to_categorical([0, 1, 2, 1], 3)
+    x, y = _inputs(model), keras.utils.to_categorical([0, 1, 2, 1], 3)
     before = [w.copy() for w in model.get_weights()]
     model.fit(x, y, epochs=1, batch_size=4, verbose=0)
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
@@ -92,6 +100,15 @@ def test_imagenet_without_network_names_the_file_and_folder(monkeypatch):
         build_model("vgg16-lstm", SHAPE, 3)
     message = str(err.value)
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in message and str(keras_cache_dir()) in message
+
+
+def test_two_stream_takes_rgb_and_flow_and_fuses_two_ways():
+    late = build_model("two-stream", SHAPE, 3, **TINY["two-stream"])
+    assert sorted(t.name.split(":")[0] for t in late.inputs) == ["flow", "rgb"]
+    assert {tuple(t.shape[1:]) for t in late.inputs} == {SHAPE, SHAPE[:3] + (2,)}
+    assert late.get_layer("late_fusion") is not None
+    concat = build_model("two-stream", SHAPE, 3, fusion="concat", **TINY["two-stream"])
+    assert concat.predict(_inputs(concat), verbose=0).shape == (4, 3)
 
 
 def test_bad_names_and_options_are_clear_errors():

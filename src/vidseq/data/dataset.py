@@ -16,6 +16,7 @@ from vidseq.data.augment import augment_clip
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, Item
 from vidseq.data.decode import VideoReader
+from vidseq.data.motion import MODALITIES, MOTION, as_modality
 from vidseq.data.probe import VideoInfo, probe
 from vidseq.data.sampling import Sampler, get_sampler
 from vidseq.data.transforms import parse_size
@@ -54,7 +55,12 @@ class ClipDataset(keras.utils.PyDataset):
     size, mtime), frame index, size and colour mode; a clip decodes only its frames that are not
     cached yet. With `pool` > 0 a training clip draws each segment's frame from `pool` fixed
     candidates, so after a few epochs every draw is a cache hit and the sampling stays random;
-    with `pool=0` frames are drawn from the whole segment. `workers` threads (2 by default) load
+    with `pool=0` frames are drawn from the whole segment.
+
+    `modality` picks what a clip shows: "rgb", "gray", "flow" (Farneback dx, dy between
+    consecutive sampled frames), "diff" (absolute difference), "flow-mask", "diff-mask"; motion
+    modalities sample one frame more. Several modalities (e.g. ("rgb", "flow")) make `x` a dict
+    keyed by modality, the input names of the `two-stream` model. `workers` threads (2 by default) load
     batches while the model trains; with 1, Keras loads each batch between training steps.
     """
 
@@ -74,6 +80,7 @@ class ClipDataset(keras.utils.PyDataset):
         resize: str = "crop",
         gray: bool = False,
         short: str = "repeat",
+        modality: str | Sequence[str] = "rgb",
         cache: ClipCache | int | str | None = "512MB",
         cache_dir: str | None = None,
         pool: int = 0,
@@ -90,11 +97,16 @@ class ClipDataset(keras.utils.PyDataset):
             raise VidseqError(f"short={short!r}: use 'repeat' (repeat frames evenly) or 'skip'.")
         if dtype not in ("float32", "uint8"):
             raise VidseqError(f"dtype={dtype!r}: use 'float32' (scaled to [0, 1]) or 'uint8'.")
+        self.modalities = (modality,) if isinstance(modality, str) else tuple(modality)
+        unknown = [m for m in self.modalities if m not in MODALITIES]
+        if unknown or not self.modalities:
+            raise VidseqError(f"modality {unknown or modality!r} is unknown; use one or more of {', '.join(MODALITIES)}.")
         labelled = isinstance(items, Catalog)
         self.catalog = items if labelled else None
         self.items: list[Item] = list(items.items) if labelled else [Item(str(p), -1) for p in items]
         self.classes = list(items.classes) if labelled else []
         self.frames, self.size, self.batch_size = frames, parse_size(size), batch_size
+        self._read_frames = frames + (1 if MOTION & set(self.modalities) else 0)
         self.sampler = get_sampler(sampler)
         self.shuffle, self.augment = shuffle, augment
         self.random_frames = shuffle if random_frames is None else random_frames
@@ -174,10 +186,11 @@ class ClipDataset(keras.utils.PyDataset):
         clips, labels = [], []
         for s in chosen:
             s, clip = self._load_or_substitute(int(s))
-            clips.append(clip)
+            clips.append(self.streams(clip))
             labels.append(self.items[self.samples[s][0]].label)
-        x = np.stack(clips)
-        x = x.astype(np.float32) / 255.0 if self.dtype == "float32" else x
+        scale = (lambda a: a.astype(np.float32) / 255.0) if self.dtype == "float32" else (lambda a: a)
+        x = {m: scale(np.stack([c[m] for c in clips])) for m in self.modalities}
+        x = x[self.modalities[0]] if len(x) == 1 else x
         if self.catalog is None:
             return (x,)
         y = np.array(labels, dtype=np.int64)
@@ -188,17 +201,22 @@ class ClipDataset(keras.utils.PyDataset):
         item_idx, window, view = self.samples[sample]
         info = self._infos[item_idx]
         rng = np.random.default_rng((self.seed, self.epoch, sample)) if self.random_frames else None
+        n = self._read_frames
         if rng is not None and self.pool:
-            candidates = self.sampler.pool(info, self.frames, self.pool)
-            indices = candidates[np.arange(self.frames), rng.integers(0, self.pool, self.frames)]
+            candidates = self.sampler.pool(info, n, self.pool)
+            indices = candidates[np.arange(n), rng.integers(0, self.pool, n)]
         elif rng is not None:
-            indices = self.sampler.indices(info, self.frames, window, rng=rng)
+            indices = self.sampler.indices(info, n, window, rng=rng)
         else:
-            indices = self.sampler.indices(info, self.frames, window, offset=(view + 0.5) / self.views)
+            indices = self.sampler.indices(info, n, window, offset=(view + 0.5) / self.views)
         clip = self._read(item_idx, indices)
         if self.augment:
             clip = augment_clip(clip, np.random.default_rng((self.seed, self.epoch, sample, 1)), self.augment)
         return clip
+
+    def streams(self, clip: np.ndarray) -> dict[str, np.ndarray]:
+        """The clip as each of the dataset's modalities."""
+        return {m: as_modality(clip, m, self.frames) for m in self.modalities}
 
     def _read(self, item_idx: int, indices: np.ndarray) -> np.ndarray:
         """Frames `indices` of an item; each frame through the cache, the missing ones decoded in one pass."""

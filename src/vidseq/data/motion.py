@@ -42,3 +42,28 @@ def masked(clip: np.ndarray, mask: np.ndarray) -> np.ndarray:
         blurred = blurred[..., None]
     mean = (clip[:-1].astype(np.float32) + clip[1:]) / 2
     return np.clip(mean * blurred, 0, 255).astype(np.uint8)
+
+
+MODALITIES = ("rgb", "gray", "flow", "diff", "flow-mask", "diff-mask")
+MOTION = frozenset({"flow", "diff", "flow-mask", "diff-mask"})
+
+
+def channels(modality: str, rgb_channels: int = 3) -> int:
+    """Channels of a modality's frames."""
+    return {"gray": 1, "flow": 2, "diff": 1}.get(modality, rgb_channels)
+
+
+def as_modality(clip: np.ndarray, modality: str, frames: int) -> np.ndarray:
+    """uint8 (frames, H, W, C) of `modality` from a decoded clip; motion modalities take a clip of
+    frames + 1 and look between consecutive frames (flow: dx, dy with 128 = still)."""
+    if modality == "rgb":
+        return clip[:frames]
+    if modality == "gray":
+        return np.stack([_gray(f) for f in clip[:frames]])[..., None]
+    if modality in ("diff", "diff-mask"):
+        diff = abs_diff(clip)
+        return diff if modality == "diff" else masked(clip, diff[..., 0] / 255.0)
+    if modality in ("flow", "flow-mask"):
+        flow = flow_to_uint8(optical_flow(clip))
+        return flow[..., :2] if modality == "flow" else masked(clip, flow[..., 2] / 255.0)
+    raise ValueError(f"modality {modality!r} is unknown; use one of {MODALITIES}")

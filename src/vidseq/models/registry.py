@@ -11,12 +11,8 @@ from keras import layers
 from vidseq.errors import VidseqError
 from vidseq.models.backbones import BACKBONES, PREPROCESS
 from vidseq.models.layers import FrameEncoder, Preprocess
+from vidseq.data.motion import channels
 from vidseq.models.temporal import dense_head, temporal_layer
-
-
-def default_frame_mode() -> str:
-    """The faster frame encoder for this Keras backend (measured: see README, Performance)."""
-    return "loop" if keras.backend.backend() == "jax" else "fold"
 
 
 @dataclass(frozen=True)
@@ -33,6 +29,8 @@ class Spec:
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     backbone_options: dict = field(default_factory=dict)
+    streams: tuple[str, ...] = ("rgb",)  # dataset modalities = the model's named inputs
+    fusion: str = "late"  # several streams: "late" (mean of each stream's softmax) or "concat" (features)
     description: str = ""
 
 
@@ -66,7 +64,7 @@ def build_model(
     name: str,
     input_shape: tuple[int, int, int, int],
     num_classes: int,
-    frame_mode: str | None = None,
+    frame_mode: str = "fold",
     channels_first: bool = False,
     compile: bool = True,
     jit_compile: bool | str = "auto",
@@ -75,7 +73,8 @@ def build_model(
     """Build (and compile) zoo entry `name` for clips shaped `input_shape` = (frames, H, W, C).
 
     With `channels_first=True`, `input_shape` is the seed's (frames, channels, rows, cols) and the
-    model transposes. `options` override Spec fields (units, head, optimizer, learning_rate, …) or
+    model transposes. `frame_mode` "fold" (one CNN call on all frames; measured faster for training
+    on TensorFlow and JAX, see README) or "loop" (one call per frame, like TimeDistributed). `options` override Spec fields (units, head, optimizer, learning_rate, …) or
     go to the backbone (width, weights, trainable, trainable_layers, version, …).
     """
     spec = get_spec(name)
@@ -85,27 +84,53 @@ def build_model(
     spec = replace(spec, **overrides)
     if len(input_shape) != 4 or num_classes < 2:
         raise VidseqError(f"input_shape must be (frames, H, W, C) and num_classes >= 2 (got {input_shape}, {num_classes}).")
-    clip = keras.Input(tuple(input_shape), name="clip")
-    x = layers.Permute((1, 3, 4, 2))(clip) if channels_first else clip
+    if len(spec.streams) == 1:
+        clip = keras.Input(tuple(input_shape), name="clip")
+        x = layers.Permute((1, 3, 4, 2))(clip) if channels_first else clip
+        features = _stream(x, spec, backbone_options, frame_mode, name)
+        model = keras.Model(clip, _decide(features, spec, num_classes), name=name)
+    else:
+        model = _multi_stream(name, spec, tuple(input_shape), num_classes, backbone_options, frame_mode)
+    if compile:
+        compile_model(model, spec.optimizer, spec.learning_rate, jit_compile)
+    return model
+
+
+def _stream(x, spec: Spec, backbone_options: dict, frame_mode: str, name: str, suffix: str = ""):
+    """Per-frame CNN (shared over frames) → temporal layer; (batch, frames, features) for temporal "mean"."""
     frame_shape = tuple(x.shape[2:])
     try:
         cnn = BACKBONES[spec.backbone](frame_shape, **backbone_options)
     except TypeError as e:
         raise VidseqError(f"model {name!r} got an unknown option: {e}.") from None
-    per_frame = keras.Sequential([keras.Input(frame_shape), Preprocess(PREPROCESS[spec.backbone]), cnn], name="frame_cnn")
-    x = FrameEncoder(per_frame, mode=frame_mode or default_frame_mode(), name="frames")(x)
+    per_frame = keras.Sequential([keras.Input(frame_shape), Preprocess(PREPROCESS[spec.backbone]), cnn],
+                                 name="frame_cnn" + suffix)
+    x = FrameEncoder(per_frame, mode=frame_mode, name="frames" + suffix)(x)
     if spec.feature_dropout:
         x = layers.Dropout(spec.feature_dropout)(x)
     if spec.temporal == "mean":
-        x = dense_head(x, spec.head, spec.dropout, num_classes)
-        outputs = layers.GlobalAveragePooling1D(name="average_frames")(x)
+        return x
+    return temporal_layer(spec.temporal, spec.units, spec.temporal_dropout)(x)
+
+
+def _decide(features, spec: Spec, num_classes: int, suffix: str = ""):
+    """Dense head → softmax; for temporal "mean", per frame and then averaged over frames."""
+    out = dense_head(features, spec.head, spec.dropout, num_classes, name="predictions" + suffix)
+    return layers.GlobalAveragePooling1D(name="average_frames" + suffix)(out) if spec.temporal == "mean" else out
+
+
+def _multi_stream(name: str, spec: Spec, input_shape: tuple, num_classes: int, backbone_options: dict,
+                  frame_mode: str) -> keras.Model:
+    """One branch per stream (input named after its modality), fused late or by concatenation."""
+    if spec.fusion not in ("late", "concat") or spec.temporal == "mean":
+        raise VidseqError(f"fusion={spec.fusion!r}: use 'late' or 'concat' with an LSTM or GRU temporal layer.")
+    inputs = {m: keras.Input(input_shape[:3] + (channels(m, input_shape[3]),), name=m) for m in spec.streams}
+    branches = {m: _stream(x, spec, backbone_options, frame_mode, name, f"_{m}") for m, x in inputs.items()}
+    if spec.fusion == "concat":
+        outputs = _decide(layers.Concatenate()(list(branches.values())), spec, num_classes)
     else:
-        x = temporal_layer(spec.temporal, spec.units, spec.temporal_dropout)(x)
-        outputs = dense_head(x, spec.head, spec.dropout, num_classes)
-    model = keras.Model(clip, outputs, name=name)
-    if compile:
-        compile_model(model, spec.optimizer, spec.learning_rate, jit_compile)
-    return model
+        outputs = layers.Average(name="late_fusion")([_decide(f, spec, num_classes, f"_{m}") for m, f in branches.items()])
+    return keras.Model(inputs, outputs, name=name)
 
 
 def compile_model(model: keras.Model, optimizer: str, learning_rate: float, jit_compile: bool | str = "auto") -> None:

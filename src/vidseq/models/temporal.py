@@ -18,7 +18,8 @@ def temporal_layer(kind: str, units: int, dropout: float = 0.0) -> layers.Layer:
     raise ValueError(f"temporal layer {kind!r} is unknown; use one of {TEMPORAL}")
 
 
-def dense_head(x, sizes: Sequence[int], dropout: float, num_classes: int, dropout_last: bool = False):
+def dense_head(x, sizes: Sequence[int], dropout: float, num_classes: int, dropout_last: bool = False,
+               name: str = "predictions"):
     """ReLU layers of `sizes` (dropout after each but the last unless `dropout_last`), then softmax.
 
     Works on (batch, features) and on (batch, frames, features), where it acts per frame.
@@ -27,4 +28,4 @@ def dense_head(x, sizes: Sequence[int], dropout: float, num_classes: int, dropou
         x = layers.Dense(size, activation="relu")(x)
         if dropout and (i < len(sizes) - 1 or dropout_last):
             x = layers.Dropout(dropout)(x)
-    return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return layers.Dense(num_classes, activation="softmax", name=name)(x)

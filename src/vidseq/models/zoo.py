@@ -34,3 +34,7 @@ register("single-frame", Spec(
     backbone="convnet", temporal="mean", head=ARTICLE_HEAD,
     description="baseline: convnet-gru's CNN and head on each frame, softmax averaged over frames",
 ))
+register("two-stream", Spec(
+    backbone="convnet", temporal="gru", units=64, head=ARTICLE_HEAD, streams=("rgb", "flow"), fusion="late",
+    description="RGB and optical-flow branches (convnet + GRU each), late fusion (fusion='concat' joins features)",
+))
