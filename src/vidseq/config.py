@@ -21,7 +21,7 @@ class RunConfig:
     model: str = "convnet-gru"
     model_options: dict = field(default_factory=dict)
     frames: int = 8
-    size: str = "112"
+    size: str | None = None  # None: 112 for video, 40x24 (mel bands x columns) for audio
     resize: str = "crop"
     gray: bool = False
     sampler: str = "uniform"

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -17,6 +17,7 @@ from vidseq.config import RunConfig
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, load_split, save_split
 from vidseq.data.dataset import ClipDataset, check_bad_fraction
+from vidseq.data.audio import is_audio, read_audio
 from vidseq.data.probe import probe
 from vidseq.data.sampling import get_sampler
 from vidseq.data.transforms import parse_size
@@ -61,7 +62,7 @@ def screen(parts: dict[str, Catalog], max_bad: float) -> dict[str, Catalog]:
     for catalog in parts.values():
         for item in catalog:
             try:
-                probe(item.path)
+                read_audio(item.path) if is_audio(item.path) else probe(item.path)
             except VideoDecodeError as e:
                 bad[item.path] = e.reason
     check_bad_fraction(bad, sum(len(c) for c in parts.values()), max_bad)
@@ -81,6 +82,18 @@ def dataset_for(cfg: RunConfig, catalog: Catalog, training: bool, views: int = 1
         augment=(cfg.augment or False) if training else False, views=views, resize=cfg.resize, gray=cfg.gray,
         cache=cache, pool=cfg.pool, max_bad=cfg.max_bad, seed=cfg.seed, workers=cfg.workers,
     )
+
+
+def resolve_defaults(cfg: RunConfig, audio: bool) -> RunConfig:
+    """Fill the settings left open with the defaults for video, or for audio (spectrogram
+    sequences: 40 mel bands × 24 columns per step, one channel, no image augmentation, a
+    half-width ConvNet)."""
+    if not audio:
+        return replace(cfg, size=cfg.size or "112")
+    if cfg.augment:
+        log.warning("augmentation is for images; it is off for audio")
+    options = {"width": 0.5, **cfg.model_options}
+    return replace(cfg, size=cfg.size or "40x24", gray=True, augment=None, model_options=options)
 
 
 def modalities(cfg: RunConfig) -> tuple[str, ...]:
@@ -110,8 +123,10 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
     resuming = resume and state_file.is_file()
     if resuming:
         parts = load_split(run / "split.json")
+        cfg = resolve_defaults(cfg, parts["train"].is_audio)
     else:
         parts = make_split(cfg)
+        cfg = resolve_defaults(cfg, parts["train"].is_audio)
         run.mkdir(parents=True, exist_ok=True)
         save_split(run / "split.json", parts)
         cfg.save(run / "config.yaml")

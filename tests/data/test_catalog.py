@@ -36,12 +36,18 @@ def test_from_folder_sorts_classes_and_skips_hidden_and_non_media(tmp_path, capl
 
 
 @pytest.mark.parametrize("spec,message", [
-    ({"a": ["1.mp4"], "b": ["readme.txt"]}, "class 'b'"),
-    ({"a": ["x.txt"]}, "holds no media files"),
+    ({"a": ["1.mp4"], "b": []}, "class 'b'"),
+    ({"a": ["x.txt"]}, "no class sub-folders with media"),
 ])
 def test_empty_class_or_no_media_is_a_clear_error(tmp_path, spec, message):
     with pytest.raises(VidseqError, match=message):
         Catalog.from_folder(_tree(tmp_path, spec))
+
+
+def test_a_folder_of_metadata_is_not_a_class(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="vidseq"):
+        cat = Catalog.from_folder(_tree(tmp_path, {"a": ["1.mp4"], "b": ["2.wav"], "splits": ["train.txt"]}))
+    assert cat.classes == ("a", "b") and "splits" in caplog.text
 
 
 def test_missing_root_is_a_clear_error(tmp_path):

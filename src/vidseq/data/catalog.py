@@ -15,6 +15,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from vidseq.data.audio import AUDIO_EXTENSIONS, is_audio
 from vidseq.errors import VidseqError
 from vidseq.io import write_atomic
 
@@ -23,6 +24,7 @@ log = logging.getLogger("vidseq")
 VIDEO_EXTENSIONS = frozenset(
     ".mp4 .m4v .avi .mkv .mov .webm .mpg .mpeg .wmv .flv .ogv .3gp .ts".split()
 )
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,15 @@ class Catalog:
     def from_folder(cls, root: str | os.PathLike) -> "Catalog":
         """One class per sub-folder of `root` (searched recursively for media files)."""
         base = _existing_dir(root)
-        classes = sorted(d.name for d in base.iterdir() if d.is_dir() and not _hidden(d.name))
+        folders = sorted(d.name for d in base.iterdir() if d.is_dir() and not _hidden(d.name))
+        files = {name: sorted(p for p in (base / name).rglob("*") if p.is_file()) for name in folders}
+        metadata = [n for n in folders if files[n] and not any(p.suffix.lower() in MEDIA_EXTENSIONS for p in files[n])]
+        if metadata:
+            log.warning("ignored sub-folder(s) without media files (not classes): %s", ", ".join(metadata))
+        classes = [n for n in folders if n not in metadata]
         if not classes:
-            raise VidseqError(f"{base} has no class sub-folders: put each class's videos in root/<class>/.")
-        labelled = []
-        for name in classes:
-            labelled += [(p, name) for p in sorted((base / name).rglob("*")) if p.is_file()]
+            raise VidseqError(f"{base} has no class sub-folders with media: put each class's files in root/<class>/.")
+        labelled = [(p, name) for name in classes for p in files[name]]
         return cls._build(labelled, base, classes)
 
     @classmethod
@@ -127,14 +132,14 @@ class Catalog:
         index = {c: i for i, c in enumerate(classes)}
         items, skipped = [], 0
         for p, c in labelled:
-            if _hidden(Path(p).name) or Path(p).suffix.lower() not in VIDEO_EXTENSIONS:
+            if _hidden(Path(p).name) or Path(p).suffix.lower() not in MEDIA_EXTENSIONS:
                 skipped += 1
                 continue
             items.append(Item(str(Path(p).resolve()), index[c]))
         if skipped:
             log.warning("skipped %d hidden or non-media file(s) in %s", skipped, what)
         if not items:
-            raise VidseqError(f"{what} holds no media files ({', '.join(sorted(VIDEO_EXTENSIONS))}).")
+            raise VidseqError(f"{what} holds no media files ({', '.join(sorted(MEDIA_EXTENSIONS))}).")
         counts = Counter(it.label for it in items)
         empty = [c for c in classes if counts[index[c]] == 0]
         if empty:
@@ -152,6 +157,11 @@ class Catalog:
     def paths(self) -> list[str]:
         """Absolute paths in catalog order."""
         return [it.path for it in self.items]
+
+    @property
+    def is_audio(self) -> bool:
+        """True when every item is an audio file (spectrogram sequences)."""
+        return all(is_audio(it.path) for it in self.items)
 
     @property
     def labels(self) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
+from vidseq.data.audio import is_audio, spectrogram_sequence
 from vidseq.data.augment import augment_clip
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, Item
@@ -128,6 +129,11 @@ class ClipDataset(keras.utils.PyDataset):
     def _build_samples(self, short: str) -> list[tuple[int, int, int]]:
         samples = []
         for i, item in enumerate(self.items):
+            if is_audio(item.path):
+                st = os.stat(item.path)
+                self._identity[i] = (item.path, st.st_size, st.st_mtime_ns)
+                samples += [(i, 0, v) for v in range(self.views)]
+                continue
             try:
                 info = probe(item.path)
             except VideoDecodeError as e:
@@ -199,6 +205,8 @@ class ClipDataset(keras.utils.PyDataset):
     def load(self, sample: int) -> np.ndarray:
         """The uint8 clip of one sample (raises VideoDecodeError)."""
         item_idx, window, view = self.samples[sample]
+        if item_idx not in self._infos:
+            return self._audio(item_idx)
         info = self._infos[item_idx]
         rng = np.random.default_rng((self.seed, self.epoch, sample)) if self.random_frames else None
         n = self._read_frames
@@ -217,6 +225,16 @@ class ClipDataset(keras.utils.PyDataset):
     def streams(self, clip: np.ndarray) -> dict[str, np.ndarray]:
         """The clip as each of the dataset's modalities."""
         return {m: as_modality(clip, m, self.frames) for m in self.modalities}
+
+    def _audio(self, item_idx: int) -> np.ndarray:
+        """An audio item as `frames` spectrogram windows sized `size` = (mel bands, columns), cached."""
+        key = (*self._identity[item_idx], "spectrogram", self.frames, self.size)
+        clip = self.cache.get(key) if self.cache is not None else None
+        if clip is None:
+            clip = spectrogram_sequence(self.items[item_idx].path, steps=self.frames, size=self.size)
+            if self.cache is not None:
+                self.cache.put(key, clip)
+        return clip
 
     def _read(self, item_idx: int, indices: np.ndarray) -> np.ndarray:
         """Frames `indices` of an item; each frame through the cache, the missing ones decoded in one pass."""

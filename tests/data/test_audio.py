@@ -1,0 +1,81 @@
+"""Audio files as spectrogram sequences: shapes, where the energy is, errors, and training through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vidseq import Catalog, ClipDataset, VideoDecodeError
+from vidseq.cli import main
+from vidseq.data.audio import log_mel, mel_filterbank, read_audio, spectrogram_sequence
+
+RATE = 8000
+
+
+def tone(path: Path, hz: float, seconds: float = 1.0, rate: int = RATE) -> Path:
+    """A real 16-bit PCM wav of a sine tone, written with PyAV."""
+    samples = (0.5 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate) * 32767).astype(np.int16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
+        for i in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, i : i + 1024].copy(), format="s16", layout="mono")
+            frame.sample_rate = rate
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def _centres(n_mels: int = 40) -> np.ndarray:
+    bank = mel_filterbank(RATE, 256, n_mels)
+    return (bank * np.fft.rfftfreq(256, 1 / RATE)).sum(1) / bank.sum(1)
+
+
+@pytest.mark.parametrize("hz", [500.0, 1000.0, 3000.0])
+def test_a_tone_lands_in_its_mel_band(tmp_path, hz):
+    seq = spectrogram_sequence(tone(tmp_path / f"{hz}.wav", hz), steps=8, size=(40, 24))
+    assert seq.shape == (8, 40, 24, 1) and seq.dtype == np.uint8
+    energy = seq[..., 0].astype(float).mean(axis=(0, 2))
+    expected = int(np.argmin(np.abs(_centres() - hz)))
+    assert abs(int(np.argmax(energy)) - expected) <= 1
+
+
+def test_read_audio_resamples_and_log_mel_has_one_column_per_hop(tmp_path):
+    wave = read_audio(tone(tmp_path / "t.wav", 440, seconds=0.5, rate=16000), sample_rate=RATE)
+    assert abs(len(wave) - RATE // 2) <= 64 and np.abs(wave).max() == pytest.approx(0.5, abs=0.05)
+    assert log_mel(wave, RATE).shape == (40, 51)
+
+
+def test_short_clips_are_padded_and_long_ones_cropped(tmp_path):
+    short = spectrogram_sequence(tone(tmp_path / "s.wav", 800, seconds=0.2), steps=4, size=(20, 10), duration=1.0)
+    long = spectrogram_sequence(tone(tmp_path / "l.wav", 800, seconds=3.0), steps=4, size=(20, 10), duration=1.0)
+    assert short.shape == long.shape == (4, 20, 10, 1)
+    assert short[-1].max() == 0 and long[-1].max() > 0  # silence after a short clip; tone throughout a long one
+
+
+@pytest.mark.parametrize("content,reason", [(b"", "is empty"), (b"RIFF not really a wave file" * 10, "is not readable audio")])
+def test_empty_or_corrupt_audio_is_a_clear_error(tmp_path, content, reason):
+    path = tmp_path / "bad.wav"
+    path.write_bytes(content)
+    with pytest.raises(VideoDecodeError, match=reason) as err:
+        spectrogram_sequence(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_folder_of_audio_trains_with_audio_defaults(tmp_path):
+    for digit, hz in (("low", 300.0), ("high", 2500.0)):
+        for k in range(6):
+            tone(tmp_path / "d" / digit / f"{k}.wav", hz * (1 + 0.05 * k), seconds=0.3 + 0.1 * k)
+    ds = ClipDataset(Catalog.from_folder(tmp_path / "d"), frames=4, size=(40, 24), batch_size=12, shuffle=False)
+    assert ds[0][0].shape == (12, 4, 40, 24, 1)
+    run = tmp_path / "run"
+    argv = ["train", str(tmp_path / "d"), "--out", str(run), "--epochs", "1", "--batch", "4",
+            "--model-option", "width=0.125", "--model-option", "head=[8]", "--frames", "4"]
+    assert main(argv) == 0
+    saved = (run / "config.yaml").read_text()
+    assert "size: 40x24" in saved and "gray: true" in saved
+    assert json.loads((run / "metrics.json").read_text())["n"] > 0
