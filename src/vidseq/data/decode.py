@@ -38,6 +38,7 @@ class VideoReader:
         self.size = parse_size(size) if size is not None else (self.info.height, self.info.width)
         self.gray = gray
         self._plan = fit_plan(self.info.width, self.info.height, self.size, resize)
+        self._rank = {p: i for i, p in enumerate(self.info.pts)} if self.info.pts is not None else None
 
     @property
     def frame_count(self) -> int:
@@ -101,10 +102,10 @@ class VideoReader:
         """
         if start is not None:
             container.seek(self.info.pts[start], stream=stream, backward=True, any_frame=False)
-        if self.info.pts is None:
+        rank = self._rank
+        if rank is None:
             yield from enumerate(container.decode(stream))
             return
-        rank = {p: i for i, p in enumerate(self.info.pts)}
         ctx = stream.codec_context
         for packet in container.demux(stream):
             ctx.skip_frame = "DEFAULT" if packet.pts is None or rank.get(packet.pts) in wanted else "NONREF"
