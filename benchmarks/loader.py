@@ -103,15 +103,6 @@ def epoch(ds, threads: int = 1) -> None:
     ds.on_epoch_end()
 
 
-def fill_pool(ds, max_epochs: int = 30) -> None:
-    """Run epochs until one decodes nothing new (the pool is cached)."""
-    for _ in range(max_epochs):
-        misses = ds.cache.misses
-        epoch(ds)
-        if ds.cache.misses == misses:
-            return
-
-
 def row(name: str, folder: Path, frames: int, size: int, limit: int, work: Path) -> str:
     """Measure one corpus; returns its table row."""
     from vidseq.data.prepare import prepare
@@ -123,7 +114,7 @@ def row(name: str, folder: Path, frames: int, size: int, limit: int, work: Path)
     os.environ["VIDSEQ_CACHE"] = tempfile.mkdtemp(dir=work)  # cold probe cache
     ds = dataset(folder, frames, size)
     first = timed_rate(lambda: epoch(ds), len(ds.samples))
-    fill_pool(ds)
+    ds.warm()  # every pool candidate in the cache
     cached = timed_rate(lambda: epoch(ds), len(ds.samples))
     prepared_dir = work / f"{name}-prepared"
     prepare(folder, prepared_dir, size=160, fps=15, gop=8)

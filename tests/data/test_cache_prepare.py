@@ -57,6 +57,19 @@ def test_pooled_random_frames_are_cached_and_still_random(motion_data):
     assert len({e.tobytes() for e in epochs[-4:]}) == 4  # and the draws still differ between epochs
 
 
+def test_warm_caches_every_frame_the_dataset_can_draw(motion_data):
+    cat = Catalog.from_folder(motion_data)
+    cache = ClipCache("64MB")
+    ds = ClipDataset(cat, frames=4, size=16, batch_size=24, random_frames=True, cache=cache, pool=3)
+    ds.warm()
+    decoded = cache.misses
+    assert decoded == len(cache) <= 24 * 12
+    for epoch in range(5):
+        ds.set_epoch(epoch)
+        ds[0]
+    assert cache.misses == decoded  # training never decodes after warm()
+
+
 def test_prepare_is_idempotent_keeps_labels_and_duration(motion_data, tmp_path, capsys):
     source = tmp_path / "source"
     shutil.copytree(motion_data, source)

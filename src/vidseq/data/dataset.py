@@ -222,6 +222,25 @@ class ClipDataset(keras.utils.PyDataset):
             clip = augment_clip(clip, np.random.default_rng((self.seed, self.epoch, sample, 1)), self.augment)
         return clip
 
+    def warm(self) -> None:
+        """Decode and cache every frame this dataset can draw (all pool candidates, or each
+        sample's deterministic frames), e.g. to fill a disk cache before training."""
+        for sample, (item_idx, window, view) in enumerate(self.samples):
+            if item_idx in self._bad:
+                continue
+            if item_idx not in self._infos:
+                self._audio(item_idx)
+                continue
+            info = self._infos[item_idx]
+            if self.random_frames and self.pool:
+                indices = np.unique(self.sampler.pool(info, self._read_frames, self.pool))
+            else:
+                indices = self.sampler.indices(info, self._read_frames, window, offset=(view + 0.5) / self.views)
+            try:
+                self._read(item_idx, indices)
+            except VideoDecodeError as e:
+                self._quarantine(item_idx, e.reason)
+
     def streams(self, clip: np.ndarray) -> dict[str, np.ndarray]:
         """The clip as each of the dataset's modalities."""
         return {m: as_modality(clip, m, self.frames) for m in self.modalities}
