@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vidseq.data.catalog import VIDEO_EXTENSIONS
+from vidseq.data.catalog import MEDIA_EXTENSIONS
 from vidseq.data.dataset import ClipDataset
 from vidseq.data.probe import probe
 from vidseq.data.sampling import SlidingSampler
@@ -20,12 +20,12 @@ from vidseq.viz import plot_timeline
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[str]:
-    """Files as given; a directory means every video below it."""
+    """Files as given; a directory means every media file (video or audio) below it."""
     files = []
     for raw in inputs:
         p = Path(raw)
         if p.is_dir():
-            files += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS and not f.name.startswith("."))
+            files += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in MEDIA_EXTENSIONS and not f.name.startswith("."))
         elif p.is_file():
             files.append(str(p))
         else:

@@ -121,12 +121,9 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
     started = time.time()
     keras.utils.set_random_seed(cfg.seed)
     resuming = resume and state_file.is_file()
-    if resuming:
-        parts = load_split(run / "split.json")
-        cfg = resolve_defaults(cfg, parts["train"].is_audio)
-    else:
-        parts = make_split(cfg)
-        cfg = resolve_defaults(cfg, parts["train"].is_audio)
+    parts = load_split(run / "split.json") if resuming else make_split(cfg)
+    cfg = resolve_defaults(cfg, parts["train"].is_audio)
+    if not resuming:
         run.mkdir(parents=True, exist_ok=True)
         save_split(run / "split.json", parts)
         cfg.save(run / "config.yaml")

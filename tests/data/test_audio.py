@@ -79,3 +79,13 @@ def test_a_folder_of_audio_trains_with_audio_defaults(tmp_path):
     saved = (run / "config.yaml").read_text()
     assert "size: 40x24" in saved and "gray: true" in saved
     assert json.loads((run / "metrics.json").read_text())["n"] > 0
+    assert main(["predict", str(run), str(tmp_path / "d" / "low")]) == 0  # a folder of audio files
+
+def test_audio_file_deleted_before_the_dataset_is_quarantined(tmp_path):
+    for k in range(10):
+        tone(tmp_path / "d" / ("a" if k % 2 else "b") / f"{k}.wav", 400 + 100 * k, seconds=0.2)
+    cat = Catalog.from_folder(tmp_path / "d")
+    gone = tmp_path / "d" / "a" / "1.wav"
+    gone.unlink()
+    ds = ClipDataset(cat, frames=2, size=(20, 8), batch_size=4, shuffle=False)
+    assert "cannot be read (No such file or directory)" in ds.report.quarantined[str(gone)]

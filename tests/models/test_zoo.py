@@ -109,6 +109,8 @@ def test_two_stream_takes_rgb_and_flow_and_fuses_two_ways():
     assert late.get_layer("late_fusion") is not None
     concat = build_model("two-stream", SHAPE, 3, fusion="concat", **TINY["two-stream"])
     assert concat.predict(_inputs(concat), verbose=0).shape == (4, 3)
+    with pytest.raises(VidseqError, match="channels-last"):
+        build_model("two-stream", (3, 3, 32, 32), 3, channels_first=True, **TINY["two-stream"])
 
 
 def test_bad_names_and_options_are_clear_errors():

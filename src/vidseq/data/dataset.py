@@ -129,15 +129,18 @@ class ClipDataset(keras.utils.PyDataset):
     def _build_samples(self, short: str) -> list[tuple[int, int, int]]:
         samples = []
         for i, item in enumerate(self.items):
-            if is_audio(item.path):
-                st = os.stat(item.path)
-                self._identity[i] = (item.path, st.st_size, st.st_mtime_ns)
-                samples += [(i, 0, v) for v in range(self.views)]
-                continue
             try:
-                info = probe(item.path)
+                info = None if is_audio(item.path) else probe(item.path)
+                st = os.stat(item.path)
             except VideoDecodeError as e:
                 self._quarantine(i, e.reason)
+                continue
+            except OSError as e:
+                self._quarantine(i, f"cannot be read ({e.strerror or e})")
+                continue
+            self._identity[i] = (item.path, st.st_size, st.st_mtime_ns)
+            if info is None:  # audio: one spectrogram sequence per file
+                samples += [(i, 0, v) for v in range(self.views)]
                 continue
             if info.frames < self.frames:
                 if short == "skip":
@@ -145,8 +148,6 @@ class ClipDataset(keras.utils.PyDataset):
                     continue
                 self.report.short.append(item.path)
             self._infos[i] = info
-            st = os.stat(item.path)
-            self._identity[i] = (item.path, st.st_size, st.st_mtime_ns)
             n = self.sampler.windows(info, self.frames)
             samples += [(i, w, v) for w in range(n) for v in range(self.views)]
         return samples
@@ -216,7 +217,7 @@ class ClipDataset(keras.utils.PyDataset):
         elif rng is not None:
             indices = self.sampler.indices(info, n, window, rng=rng)
         else:
-            indices = self.sampler.indices(info, n, window, offset=(view + 0.5) / self.views)
+            indices = self._fixed_indices(info, window, view)
         clip = self._read(item_idx, indices)
         if self.augment:
             clip = augment_clip(clip, np.random.default_rng((self.seed, self.epoch, sample, 1)), self.augment)
@@ -235,11 +236,15 @@ class ClipDataset(keras.utils.PyDataset):
             if self.random_frames and self.pool:
                 indices = np.unique(self.sampler.pool(info, self._read_frames, self.pool))
             else:
-                indices = self.sampler.indices(info, self._read_frames, window, offset=(view + 0.5) / self.views)
+                indices = self._fixed_indices(info, window, view)
             try:
                 self._read(item_idx, indices)
             except VideoDecodeError as e:
                 self._quarantine(item_idx, e.reason)
+
+    def _fixed_indices(self, info: VideoInfo, window: int, view: int) -> np.ndarray:
+        """Evaluation frames of a sample: view `view` of `views`, evenly offset within the segments."""
+        return self.sampler.indices(info, self._read_frames, window, offset=(view + 0.5) / self.views)
 
     def streams(self, clip: np.ndarray) -> dict[str, np.ndarray]:
         """The clip as each of the dataset's modalities."""

@@ -53,9 +53,10 @@ def channels(modality: str, rgb_channels: int = 3) -> int:
     return {"gray": 1, "flow": 2, "diff": 1}.get(modality, rgb_channels)
 
 
-def as_modality(clip: np.ndarray, modality: str, frames: int) -> np.ndarray:
+def as_modality(clip: np.ndarray, modality: str, frames: int, **flow_options) -> np.ndarray:
     """uint8 (frames, H, W, C) of `modality` from a decoded clip; motion modalities take a clip of
-    frames + 1 and look between consecutive frames (flow: dx, dy with 128 = still)."""
+    frames + 1 and look between consecutive frames (flow: dx, dy with 128 = still; `flow_options`
+    go to `optical_flow`)."""
     if modality == "rgb":
         return clip[:frames]
     if modality == "gray":
@@ -64,6 +65,6 @@ def as_modality(clip: np.ndarray, modality: str, frames: int) -> np.ndarray:
         diff = abs_diff(clip)
         return diff if modality == "diff" else masked(clip, diff[..., 0] / 255.0)
     if modality in ("flow", "flow-mask"):
-        flow = flow_to_uint8(optical_flow(clip))
+        flow = flow_to_uint8(optical_flow(clip, **flow_options))
         return flow[..., :2] if modality == "flow" else masked(clip, flow[..., 2] / 255.0)
     raise ValueError(f"modality {modality!r} is unknown; use one of {MODALITIES}")

@@ -8,7 +8,7 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,7 +29,7 @@ class PrepareReport:
     converted: int = 0
     skipped: int = 0
     copied: int = 0
-    failed: dict[str, str] | None = None
+    failed: dict[str, str] = field(default_factory=dict)
     bytes_before: int = 0
     bytes_after: int = 0
 
@@ -48,7 +48,7 @@ def prepare(src: str | os.PathLike, dst: str | os.PathLike, size: int = 160, fps
         raise VidseqError(f"{out} is inside {root}; prepare into a folder outside the source.")
     if size < 16 or fps <= 0 or gop < 1:
         raise VidseqError(f"need size >= 16, fps > 0 and gop >= 1 (got {size}, {fps}, {gop}).")
-    report = PrepareReport(failed={})
+    report = PrepareReport()
     jobs = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
         target = out / path.relative_to(root)

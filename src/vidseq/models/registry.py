@@ -74,7 +74,8 @@ def build_model(
 
     With `channels_first=True`, `input_shape` is the seed's (frames, channels, rows, cols) and the
     model transposes. `frame_mode` "fold" (one CNN call on all frames; measured faster for training
-    on TensorFlow and JAX, see README) or "loop" (one call per frame, like TimeDistributed). `options` override Spec fields (units, head, optimizer, learning_rate, …) or
+    on TensorFlow and JAX, see README) or "loop" (one call per frame, like TimeDistributed).
+    `options` override Spec fields (units, head, optimizer, learning_rate, …) or
     go to the backbone (width, weights, trainable, trainable_layers, version, …).
     """
     spec = get_spec(name)
@@ -89,6 +90,8 @@ def build_model(
         x = layers.Permute((1, 3, 4, 2))(clip) if channels_first else clip
         features = _stream(x, spec, backbone_options, frame_mode, name)
         model = keras.Model(clip, _decide(features, spec, num_classes), name=name)
+    elif channels_first:
+        raise VidseqError(f"model {name!r} has several input streams; give them channels-last (channels_first=False).")
     else:
         model = _multi_stream(name, spec, tuple(input_shape), num_classes, backbone_options, frame_mode)
     if compile:

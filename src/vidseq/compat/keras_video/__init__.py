@@ -15,7 +15,7 @@ import numpy as np
 
 from vidseq.data.catalog import Catalog
 from vidseq.data.dataset import ClipDataset
-from vidseq.data.motion import abs_diff, flow_to_uint8, masked, optical_flow
+from vidseq.data.motion import as_modality, flow_to_uint8, optical_flow
 from vidseq.data.sampling import SlidingSampler, UniformSampler
 from vidseq.errors import VidseqError
 
@@ -136,16 +136,13 @@ class OpticalFlowGenerator(VideoFrameGenerator):
         return np.stack([self._motion(clip) for clip in x])
 
     def _motion(self, clip: np.ndarray) -> np.ndarray:
-        channels = self.nb_channel
-        if self.method in (METHOD_ABS_DIFF, METHOD_DIFF_MASK):
-            diff = abs_diff(clip)
-            if self.method == METHOD_ABS_DIFF:
-                return np.repeat(diff, channels, axis=-1)
-            return masked(clip, diff[..., 0] / 255.0)
-        flow = flow_to_uint8(optical_flow(clip, self.flowlevel, self.winsize, self.iterations))
-        if self.method == METHOD_FLOW_MASK:
-            return masked(clip, flow[..., 2] / 255.0)
-        return flow if channels == 3 else flow[..., 2:]
+        flow_options = {"levels": self.flowlevel, "winsize": self.winsize, "iterations": self.iterations}
+        if self.method == METHOD_OPTICAL_FLOW:  # the old package's 3- or 1-channel picture: dx, dy, magnitude
+            flow = flow_to_uint8(optical_flow(clip, **flow_options))
+            return flow if self.nb_channel == 3 else flow[..., 2:]
+        modality = {METHOD_ABS_DIFF: "diff", METHOD_DIFF_MASK: "diff-mask", METHOD_FLOW_MASK: "flow-mask"}[self.method]
+        out = as_modality(clip, modality, self.nbframe, **flow_options)
+        return np.repeat(out, self.nb_channel, axis=-1) if modality == "diff" else out
 
 
 def _restrict(catalog: Catalog, classes: list | None) -> Catalog:
