@@ -7,11 +7,14 @@ GOP 250) and, when present, ../shared/data/surv_fight. Columns (clips/s, one pro
   every-frame  decode every frame with PyAV, keep N spread over the video (the plain loop)
   kvg          keras-video-generators 1.0.14: OpenCV reads every frame up to the last needed one,
                frame_step = floor(header_total / (n - 1))
-  first        vidseq ClipDataset, training mode, first epoch (probing included, cache empty)
+  first        vidseq ClipDataset, training mode, first epoch (probing included, caches empty)
   cached       the same dataset once its pool (3 candidate frames per segment) is in the cache:
                training draws stay random, every frame is a hit
   prepared     first epoch on a `vidseq prepare`d copy (short side 160, 15 fps, GOP 8)
   2-workers    first epoch with 2 threads calling the dataset, as Keras' PyDataset(workers=2) does
+kvg, first and 2-workers are timed `--repeats` times, interleaved (kvg, first, 2-workers, kvg, …),
+so that a slow spell of a shared machine hits all three; rates are medians, and each ratio is the
+median (min–max) of the ratios within a round.
 Then peak RSS (VmHWM) of three epochs over one corpus with the cache on (budget 256 MB) and off.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,15 +64,16 @@ def kvg_algorithm(path: str, frames: int, size: int) -> np.ndarray:
     return np.stack(out)
 
 
-def generated_corpus(root: Path) -> dict[str, Path]:
-    """Three folders of 16 videos, 320×240, 3–12 s, in two classes, one folder per encoding."""
+def generated_corpus(root: Path, files: int = 32) -> dict[str, Path]:
+    """Three folders of `files` videos, 320×240, 3–12 s, in two classes, one folder per encoding."""
     from vidseq.data.synthetic import motion_clip, write_video
 
     kinds = {"avi-mpeg4-gop12": (".avi", 12), "mp4-h264-gop12": (".mp4", 12), "mp4-h264-gop250": (".mp4", 250)}
     rng = np.random.default_rng(0)
     corpus = {}
     for name, (ext, gop) in kinds.items():
-        for j, seconds in enumerate((3, 6, 9, 12) * 4):
+        for j in range(files):
+            seconds = 3 * (1 + j % 4)
             path = root / name / ("grow" if j % 2 else "shrink") / f"v{j}{ext}"
             if not path.exists():
                 clip = np.concatenate([motion_clip("grow" if j % 2 else "shrink", rng, 25, 240) for _ in range(seconds)])
@@ -103,28 +108,43 @@ def epoch(ds, threads: int = 1) -> None:
     ds.on_epoch_end()
 
 
-def row(name: str, folder: Path, frames: int, size: int, limit: int, work: Path) -> str:
+def first_epoch(folder: Path, frames: int, size: int, work: Path, threads: int = 1) -> float:
+    """clips/s of a new dataset's first epoch, probing included (fresh probe cache, empty clip cache)."""
+    os.environ["VIDSEQ_CACHE"] = tempfile.mkdtemp(dir=work)
+    start = time.perf_counter()
+    ds = dataset(folder, frames, size)
+    epoch(ds, threads)
+    return len(ds.samples) / (time.perf_counter() - start)
+
+
+def ratio(a: list[float], b: list[float]) -> str:
+    """Median (min–max) of the ratios a[i] / b[i] of interleaved measurements."""
+    r = [x / y for x, y in zip(a, b)]
+    return f"{statistics.median(r):.2f}x ({min(r):.2f}–{max(r):.2f})"
+
+
+def row(name: str, folder: Path, frames: int, size: int, limit: int, repeats: int, work: Path) -> str:
     """Measure one corpus; returns its table row."""
     from vidseq.data.prepare import prepare
 
     files = sorted(str(p) for p in folder.rglob("*") if p.suffix in (".mp4", ".avi"))[:limit]
     n = len(files)
     loop = timed_rate(lambda: [every_frame_loop(f, frames, size) for f in files], n)
-    kvg = timed_rate(lambda: [kvg_algorithm(f, frames, size) for f in files], n)
-    os.environ["VIDSEQ_CACHE"] = tempfile.mkdtemp(dir=work)  # cold probe cache
+    kvg, first, two = [], [], []
+    for _ in range(repeats):
+        kvg.append(timed_rate(lambda: [kvg_algorithm(f, frames, size) for f in files], n))
+        first.append(first_epoch(folder, frames, size, work))
+        two.append(first_epoch(folder, frames, size, work, threads=2))
     ds = dataset(folder, frames, size)
-    first = timed_rate(lambda: epoch(ds), len(ds.samples))
     ds.warm()  # every pool candidate in the cache
     cached = timed_rate(lambda: epoch(ds), len(ds.samples))
     prepared_dir = work / f"{name}-prepared"
     prepare(folder, prepared_dir, size=160, fps=15, gop=8)
-    ds_prep = dataset(prepared_dir, frames, size)
-    prepared = timed_rate(lambda: epoch(ds_prep), len(ds_prep.samples))
-    os.environ["VIDSEQ_CACHE"] = tempfile.mkdtemp(dir=work)
-    ds2 = dataset(folder, frames, size)
-    two = timed_rate(lambda: epoch(ds2, threads=2), len(ds2.samples))
-    return (f"{name:<16} {n:>5} {loop:>11.1f} {kvg:>7.1f} {first:>7.1f} {cached:>8.1f} {prepared:>9.1f} {two:>9.1f}"
-            f"   {first / kvg:>5.2f}x {cached / kvg:>6.1f}x {prepared / first:>5.2f}x {two / first:>5.2f}x")
+    prepared = first_epoch(prepared_dir, frames, size, work)
+    med = statistics.median
+    return (f"{name:<16} {n:>5} {loop:>11.1f} {med(kvg):>7.1f} {med(first):>7.1f} {cached:>8.1f} {prepared:>9.1f} "
+            f"{med(two):>9.1f}   first/kvg {ratio(first, kvg)}, cached/kvg {cached / med(kvg):.0f}x, "
+            f"prep/first {prepared / med(first):.2f}x, 2w/first {ratio(two, first)}")
 
 
 def peak_rss(folder: Path, frames: int, size: int, cache: str | None) -> float:
@@ -144,6 +164,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--size", type=int, default=112)
     ap.add_argument("--limit", type=int, default=300, help="files per corpus")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds of kvg / first / 2-workers")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vidseq-loader-"))
     corpora = generated_corpus(Path(tempfile.gettempdir()) / "vidseq-bench-corpus")
@@ -151,9 +172,9 @@ def main() -> None:
         corpora["surv_fight"] = SURV_FIGHT
     print(f"{args.frames} frames at {args.size}×{args.size}, clips/s; machine: {os.cpu_count()} cores")
     print(f"{'corpus':<16} {'files':>5} {'every-frame':>11} {'kvg':>7} {'first':>7} {'cached':>8} {'prepared':>9} "
-          f"{'2-workers':>9}   first/kvg cached/kvg prep/first 2w/first")
+          f"{'2-workers':>9}   ratios")
     for name, folder in corpora.items():
-        print(row(name, folder, args.frames, args.size, args.limit, work), flush=True)
+        print(row(name, folder, args.frames, args.size, args.limit, args.repeats, work), flush=True)
     print("targets: first/kvg >= 3 (short GOP), >= 1.1 (GOP 250); cached/kvg >= 20; prep/first >= 3; 2w/first >= 1.7")
     folder = corpora.get("surv_fight", corpora["mp4-h264-gop12"])
     os.environ["VIDSEQ_CACHE"] = tempfile.mkdtemp(dir=work)

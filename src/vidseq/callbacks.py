@@ -41,11 +41,14 @@ def read_history(path: str | os.PathLike) -> list[dict[str, float]]:
 class RunRecorder(keras.callbacks.Callback):
     """After each epoch: history.csv and curves.png, checkpoints/last.keras, best.keras (by
     `monitor`) and state.json, each written atomically, so a killed run resumes from its last
-    finished epoch with one history row per epoch."""
+    finished epoch with one history row per epoch. `export` is the model the checkpoints hold
+    when it is not the one being fitted (a full model whose head trains on cached features)."""
 
-    def __init__(self, run: str | os.PathLike, monitor: str = "val_loss", history: list[dict] | None = None):
+    def __init__(self, run: str | os.PathLike, monitor: str = "val_loss", history: list[dict] | None = None,
+                 export: keras.Model | None = None):
         super().__init__()
         self.run = Path(run)
+        self.export = export
         self.monitor = monitor
         self.rows = list(history or [])
         self.best = min((r[monitor] for r in self.rows if monitor in r), default=math.inf)
@@ -60,8 +63,8 @@ class RunRecorder(keras.callbacks.Callback):
         ckpt.mkdir(parents=True, exist_ok=True)
         if logs.get(self.monitor, math.inf) < self.best:
             self.best = logs[self.monitor]
-            save_model_atomic(self.model, ckpt / "best.keras")
-        save_model_atomic(self.model, ckpt / "last.keras")
+            save_model_atomic(self.export or self.model, ckpt / "best.keras")
+        save_model_atomic(self.export or self.model, ckpt / "last.keras")
         self._write_history()
         write_atomic(self.run / "state.json", json.dumps({"epoch": epoch, "best": self.best}).encode())
         plot_curves(self.rows, self.run / "curves.png")

@@ -47,6 +47,7 @@ class RunConfig:
     class_weights: bool = False
     early_stopping: int | None = None
     jit_compile: str = "auto"
+    features: str = "auto"  # frozen per-frame CNN: train the head on cached features (auto | on | off)
     max_bad: float = 0.1
 
     @classmethod
@@ -90,6 +91,8 @@ class RunConfig:
             raise VidseqError(f"sampler must be uniform or sliding (got {self.sampler!r}).")
         if (self.folds is None) != (self.fold is None):
             raise VidseqError("give --folds and --fold together (e.g. --folds 5 --fold 0).")
+        if self.features not in ("auto", "on", "off"):
+            raise VidseqError(f"features must be auto, on or off (got {self.features!r}).")
         if (self.train_list is None) != (self.test_list is None):
             raise VidseqError("give --train-list and --test-list together.")
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from vidseq.callbacks import RunRecorder, read_history
 from vidseq.config import RunConfig
+from vidseq.data.augment import AUDIO_PRESETS, PRESETS
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, load_split, save_split
 from vidseq.data.dataset import ClipDataset, check_bad_fraction
@@ -23,7 +24,8 @@ from vidseq.data.sampling import get_sampler
 from vidseq.data.transforms import parse_size
 from vidseq.errors import VideoDecodeError, VidseqError
 from vidseq.io import write_atomic
-from vidseq.models.registry import build_model, get_spec
+from vidseq.models.features import FeatureDataset, features_refusal, frame_cnn, is_frozen
+from vidseq.models.registry import build_model, compile_model, get_spec
 
 log = logging.getLogger("vidseq")
 
@@ -86,14 +88,19 @@ def dataset_for(cfg: RunConfig, catalog: Catalog, training: bool, views: int = 1
 
 def resolve_defaults(cfg: RunConfig, audio: bool) -> RunConfig:
     """Fill the settings left open with the defaults for video, or for audio (spectrogram
-    sequences: 40 mel bands × 24 columns per step, one channel, no image augmentation, a
-    half-width ConvNet)."""
+    sequences: 40 mel bands × 24 columns per step, one channel, spectrogram augmentation
+    "audio", a half-width ConvNet). `augment: none` turns augmentation off."""
+    augment = None if str(cfg.augment).lower() in ("none", "off", "false") else cfg.augment
+    if audio and cfg.augment is None:
+        augment = "audio"
+    presets = AUDIO_PRESETS if audio else PRESETS
+    if augment is not None and augment not in presets:
+        raise VidseqError(f"augment={augment!r} does not apply to {'audio' if audio else 'video'}; "
+                          f"use one of {', '.join(presets)} or none.")
     if not audio:
-        return replace(cfg, size=cfg.size or "112")
-    if cfg.augment:
-        log.warning("augmentation is for images; it is off for audio")
+        return replace(cfg, size=cfg.size or "112", augment=augment)
     options = {"width": 0.5, **cfg.model_options}
-    return replace(cfg, size=cfg.size or "40x24", gray=True, augment=None, model_options=options)
+    return replace(cfg, size=cfg.size or "40x24", gray=True, augment=augment, model_options=options)
 
 
 def modalities(cfg: RunConfig) -> tuple[str, ...]:
@@ -142,17 +149,18 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
     else:
         model = _new_model(cfg, len(classes))
         initial_epoch, history = 0, []
-    train_ds.set_epoch(initial_epoch)
+    fitted, train_data, val_data = _on_features(cfg, model, train_ds, val_ds, cache) or (model, train_ds, val_ds)
+    train_data.set_epoch(initial_epoch)
     monitor = "val_loss" if val_ds is not None else "loss"
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        RunRecorder(run, monitor=monitor, history=history),
+        RunRecorder(run, monitor=monitor, history=history, export=model),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=3, min_lr=1e-6),
     ]
     if cfg.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.early_stopping, restore_best_weights=True))
     if initial_epoch < cfg.epochs:
-        model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=initial_epoch,
+        fitted.fit(train_data, validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch,
                   callbacks=callbacks, class_weight=_class_weights(parts["train"]) if cfg.class_weights else None,
                   verbose=verbose)
     _finish(run, model)
@@ -163,15 +171,40 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
 
 
 def _new_model(cfg: RunConfig, num_classes: int) -> keras.Model:
-    spec = get_spec(cfg.model)
     h, w = parse_size(cfg.size)
-    options = dict(cfg.model_options)
-    options.setdefault("optimizer", cfg.optimizer or spec.optimizer)
-    options.setdefault("learning_rate", cfg.learning_rate or spec.learning_rate)
+    optimizer, learning_rate = _optimizer(cfg)
+    options = {**cfg.model_options, "optimizer": optimizer, "learning_rate": learning_rate}
     jit = {"auto": "auto", "on": True, "off": False}.get(str(cfg.jit_compile).lower())
     if jit is None:
         raise VidseqError(f"jit_compile={cfg.jit_compile!r}: use auto, on or off.")
     return build_model(cfg.model, (cfg.frames, h, w, 1 if cfg.gray else 3), num_classes, jit_compile=jit, **options)
+
+
+def _on_features(cfg: RunConfig, model: keras.Model, train_ds: ClipDataset, val_ds: ClipDataset | None,
+                 cache: ClipCache) -> tuple[keras.Model, FeatureDataset, FeatureDataset | None] | None:
+    """With `features` on (or auto and possible): the model's head and the feature datasets it trains on."""
+    if cfg.features == "off":
+        return None
+    cnn = frame_cnn(model)
+    reason = features_refusal(train_ds, cnn)
+    if reason:
+        if cfg.features == "on":
+            raise VidseqError(f"--features on: {reason}; use --features auto or off.")
+        if is_frozen(cnn):
+            log.info("features: computing the frozen CNN every step because %s", reason)
+        return None
+    log.info("features: the per-frame CNN is frozen; computing its features once and training the head on them")
+    head = model.get_layer("head")
+    compile_model(head, *_optimizer(cfg))
+    model.optimizer.build(model.trainable_variables)  # the saved model's optimizer then loads without a warning
+    return head, FeatureDataset(train_ds, cnn, cache), FeatureDataset(val_ds, cnn, cache) if val_ds is not None else None
+
+
+def _optimizer(cfg: RunConfig) -> tuple[str, float]:
+    """The optimizer name and learning rate: model options, then the run's settings, then the zoo entry's."""
+    spec = get_spec(cfg.model)
+    return (cfg.model_options.get("optimizer") or cfg.optimizer or spec.optimizer,
+            cfg.model_options.get("learning_rate") or cfg.learning_rate or spec.learning_rate)
 
 
 def _finish(run: Path, model: keras.Model) -> None:

@@ -11,7 +11,11 @@ import pytest
 
 from vidseq import Catalog, ClipDataset, VideoDecodeError
 from vidseq.cli import main
-from vidseq.data.audio import log_mel, mel_filterbank, read_audio, spectrogram_sequence
+from vidseq.config import RunConfig
+from vidseq.data.audio import log_mel, mel_filterbank, read_audio, spectrogram_image, spectrogram_sequence
+from vidseq.data.augment import augment_spectrogram
+from vidseq.errors import VidseqError
+from vidseq.training import resolve_defaults
 
 RATE = 8000
 
@@ -77,7 +81,7 @@ def test_a_folder_of_audio_trains_with_audio_defaults(tmp_path):
             "--model-option", "width=0.125", "--model-option", "head=[8]", "--frames", "4"]
     assert main(argv) == 0
     saved = (run / "config.yaml").read_text()
-    assert "size: 40x24" in saved and "gray: true" in saved
+    assert "size: 40x24" in saved and "gray: true" in saved and "augment: audio" in saved
     assert json.loads((run / "metrics.json").read_text())["n"] > 0
     assert main(["predict", str(run), str(tmp_path / "d" / "low")]) == 0  # a folder of audio files
 
@@ -89,3 +93,38 @@ def test_audio_file_deleted_before_the_dataset_is_quarantined(tmp_path):
     gone.unlink()
     ds = ClipDataset(cat, frames=2, size=(20, 8), batch_size=4, shuffle=False)
     assert "cannot be read (No such file or directory)" in ds.report.quarantined[str(gone)]
+
+
+def test_spectrogram_augmentation_moves_warps_and_masks_the_sound(tmp_path):
+    image = spectrogram_image(tone(tmp_path / "t.wav", 1000.0, seconds=0.3))
+    sound = lambda a: np.flatnonzero(a.max(axis=0))  # noqa: E731
+    band = lambda a: int(a.sum(axis=1).argmax())  # noqa: E731
+    outs = [augment_spectrogram(image, np.random.default_rng(k)) for k in range(20)]
+    assert all(o.shape == image.shape and o.dtype == np.uint8 for o in outs)
+    assert len({int(sound(o)[0]) for o in outs}) > 5  # placed at many different times
+    assert {band(o) for o in outs} != {band(image)}  # the tone's band moves with the warp
+    assert all(abs(band(o) - band(image)) <= 0.15 * 40 for o in outs)
+    np.testing.assert_array_equal(outs[3], augment_spectrogram(image, np.random.default_rng(3)))
+
+
+def test_audio_training_augments_each_epoch_and_evaluation_does_not(tmp_path):
+    for k in range(4):
+        tone(tmp_path / "d" / ("a" if k % 2 else "b") / f"{k}.wav", 500 + 200 * k, seconds=0.3)
+    cat = Catalog.from_folder(tmp_path / "d")
+    train = ClipDataset(cat, frames=4, size=(40, 24), batch_size=4, shuffle=False, random_frames=True, augment="audio")
+    first = train[0][0]
+    train.set_epoch(1)
+    assert not np.array_equal(first, train[0][0])
+    plain = ClipDataset(cat, frames=4, size=(40, 24), batch_size=4, shuffle=False)
+    plain.set_epoch(1)
+    expected = np.stack([spectrogram_sequence(item.path, steps=4, size=(40, 24)) for item in cat]) / 255.0
+    np.testing.assert_allclose(plain[0][0], expected, atol=1e-6)
+
+
+def test_audio_augmentation_defaults_on_and_video_presets_are_refused():
+    assert resolve_defaults(RunConfig(), audio=True).augment == "audio"
+    assert resolve_defaults(RunConfig(augment="none"), audio=True).augment is None
+    with pytest.raises(VidseqError, match="does not apply to audio"):
+        resolve_defaults(RunConfig(augment="standard"), audio=True)
+    with pytest.raises(VidseqError, match="does not apply to video"):
+        resolve_defaults(RunConfig(augment="audio"), audio=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -24,6 +25,17 @@ def test_disk_store_survives_a_new_process_and_is_bit_identical(motion_data, tmp
     x2 = second[0][0]
     assert fresh.hits == 24 * 4 and fresh.misses == 0
     np.testing.assert_array_equal(x1, x2)
+
+
+def test_entries_read_from_disk_hold_no_open_files(tmp_path):
+    store = ClipCache("64MB", tmp_path)
+    for i in range(300):
+        store.put(i, np.full((1, 8, 8, 3), i % 256, np.uint8))
+    fresh = ClipCache("64MB", tmp_path)
+    before = len(os.listdir("/proc/self/fd"))
+    kept = [fresh.get(i) for i in range(300)]
+    assert fresh.hits == 300 and int(kept[299][0, 0, 0, 0]) == 299 % 256
+    assert len(os.listdir("/proc/self/fd")) < before + 10  # memory-mapped entries held one each
 
 
 def test_a_truncated_entry_is_detected_and_rebuilt(motion_data, tmp_path):

@@ -18,6 +18,13 @@ TINY = {  # options that keep each entry small enough for a CPU test
     "mobilenet-gru": {"weights": None, "alpha": 0.25, "head": [16]},
     "mobilenetv2-gru": {"weights": None, "alpha": 0.35, "head": [16]},
     "two-stream": {"width": 0.125, "head": [16], "units": 8},
+    "convnet-bigru": {"width": 0.125, "head": [16], "units": 8},
+    "convnet-attention": {"width": 0.125, "head": [16], "units": 8},
+    "convnet-transformer": {"width": 0.125, "head": [16], "units": 8, "heads": 2},
+    "tsn": {"width": 0.125, "head": [16]},
+    "c3d": {"width": 0.125, "head": [16]},
+    "r2plus1d": {"width": 0.125, "head": [16]},
+    "convlstm": {"width": 0.125, "head": [16]},
 }
 SHAPE = (3, 32, 32, 3)
 
@@ -121,3 +128,26 @@ def test_bad_names_and_options_are_clear_errors():
     with pytest.raises(VidseqError, match="optimizer"):
         build_model("convnet-gru", SHAPE, 3, optimizer="adamw2", **TINY["convnet-gru"])
     assert vidseq.list_models() == sorted(vidseq.list_models())
+
+
+@pytest.mark.parametrize("temporal", ["lstm", "bilstm", "attention", "transformer", "avgpool"])
+def test_any_temporal_head_fits_any_frame_backbone(temporal):
+    model = build_model("lrcn", SHAPE, 3, temporal=temporal, **TINY["lrcn"])
+    head = model.get_layer("head")
+    assert head.input_shape[1] == SHAPE[0]  # the head sees the sequence of frame features
+    out = model.predict(_clips(), verbose=0)
+    assert out.shape == (4, 3) and np.allclose(out.sum(1), 1, atol=1e-5)
+
+
+def test_transformer_options_and_head_errors():
+    mean = build_model("convnet-transformer", SHAPE, 3, pooling="mean", blocks=1, **TINY["convnet-transformer"])
+    cls = build_model("convnet-transformer", SHAPE, 3, blocks=1, **TINY["convnet-transformer"])
+    assert len(cls.get_weights()) == len(mean.get_weights()) + 1  # the class token
+    with pytest.raises(VidseqError, match="pooling 'max' is unknown"):
+        build_model("convnet-transformer", SHAPE, 3, pooling="max", **TINY["convnet-transformer"])
+    with pytest.raises(VidseqError, match="temporal head 'tcn' is unknown"):
+        build_model("convnet-gru", SHAPE, 3, temporal="tcn", **TINY["convnet-gru"])
+    with pytest.raises(VidseqError, match="transformer head only"):
+        build_model("convnet-gru", SHAPE, 3, heads=2, **TINY["convnet-gru"])
+    with pytest.raises(VidseqError, match="takes no temporal head"):
+        build_model("c3d", SHAPE, 3, temporal="gru", **TINY["c3d"])

@@ -67,21 +67,30 @@ def log_mel(wave: np.ndarray, sample_rate: int, n_mels: int = 40, win_ms: float 
     return 10.0 * np.log10(mel_filterbank(sample_rate, n_fft, n_mels) @ power.T + 1e-10)
 
 
-def spectrogram_sequence(path: str | os.PathLike, steps: int = 8, size: tuple[int, int] = (40, 24),
-                         duration: float = 1.0, sample_rate: int = 8000, offset: float = 0.5) -> np.ndarray:
-    """uint8 (steps, mels, width, 1): the file padded or cropped to `duration` seconds (crop at
-    `offset` in [0, 1] of the spare length), as a log-mel image (the top 80 dB of the clip
-    mapped to 0..255) cut into `steps` evenly spaced windows of `width` columns."""
+def spectrogram_image(path: str | os.PathLike, mels: int = 40, duration: float = 1.0, sample_rate: int = 8000,
+                      offset: float = 0.5) -> np.ndarray:
+    """uint8 log-mel image (mels, columns) of the file padded or cropped to `duration` seconds
+    (crop at `offset` in [0, 1] of the spare length); the top 80 dB of the clip map to 0..255."""
     wave = read_audio(path, sample_rate)
     target = int(duration * sample_rate)
     if len(wave) > target:
         start = int((len(wave) - target) * offset)
         wave = wave[start : start + target]
     wave = np.pad(wave, (0, target - len(wave)))
-    mels, width = size
     db = log_mel(wave, sample_rate, n_mels=mels)
-    image = np.clip((db - (db.max() - DYNAMIC_RANGE_DB)) * (255.0 / DYNAMIC_RANGE_DB), 0, 255).astype(np.uint8)
+    return np.clip((db - (db.max() - DYNAMIC_RANGE_DB)) * (255.0 / DYNAMIC_RANGE_DB), 0, 255).astype(np.uint8)
+
+
+def cut_windows(image: np.ndarray, steps: int, width: int) -> np.ndarray:
+    """(steps, mels, width, 1): `steps` evenly spaced windows of `width` columns of a (mels, columns) image."""
     if image.shape[1] < width:
         image = np.pad(image, ((0, 0), (0, width - image.shape[1])))
     starts = np.linspace(0, image.shape[1] - width, steps).round().astype(int)
     return np.stack([image[:, s : s + width] for s in starts])[..., None]
+
+
+def spectrogram_sequence(path: str | os.PathLike, steps: int = 8, size: tuple[int, int] = (40, 24),
+                         duration: float = 1.0, sample_rate: int = 8000, offset: float = 0.5) -> np.ndarray:
+    """uint8 (steps, mels, width, 1): `spectrogram_image` cut into `steps` windows of `width` columns."""
+    mels, width = size
+    return cut_windows(spectrogram_image(path, mels, duration, sample_rate, offset), steps, width)

@@ -35,3 +35,39 @@ def augment_clip(clip: np.ndarray, rng: np.random.Generator, preset: bool | str 
         for i in range(t)
     ])
     return np.clip(warped * np.float32(gain) + np.float32(bias), 0, 255).astype(np.uint8)
+
+
+# name → (frequency warp, tempo stretch, largest frequency mask, largest time mask: fractions)
+AUDIO_PRESETS = {
+    "audio": (0.12, 0.15, 0.15, 0.1),
+    "audio-light": (0.06, 0.08, 0.1, 0.05),
+}
+
+
+def augment_spectrogram(image: np.ndarray, rng: np.random.Generator, preset: bool | str = "audio") -> np.ndarray:
+    """One random transform of a uint8 log-mel image (mels, columns): a vocal-tract-length warp of
+    the frequency axis, a tempo stretch, a random placement of the sound in time, and
+    SpecAugment-style frequency and time masks."""
+    name = "audio" if preset is True else preset
+    if name not in AUDIO_PRESETS:
+        raise VidseqError(f"augmentation {preset!r} is for video, not audio; use one of {', '.join(AUDIO_PRESETS)} (or none).")
+    warp, stretch, freq_mask, time_mask = AUDIO_PRESETS[name]
+    mels, cols = image.shape
+    h = max(1, round(mels * rng.uniform(1 - warp, 1 + warp)))
+    w = max(1, round(cols * rng.uniform(1 - stretch, 1 + stretch)))
+    scaled = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)[:mels]
+    sound = np.flatnonzero(scaled.max(axis=0))
+    content = scaled[:, sound[0] : sound[-1] + 1][:, :cols] if sound.size else scaled[:, :0]
+    out = np.zeros_like(image)
+    start = int(rng.integers(0, cols - content.shape[1] + 1))
+    out[: content.shape[0], start : start + content.shape[1]] = content
+    out[_band(rng, mels, freq_mask)] = 0
+    out[:, _band(rng, cols, time_mask)] = 0
+    return out
+
+
+def _band(rng: np.random.Generator, length: int, fraction: float) -> slice:
+    """A random run of up to `fraction` of `length` positions (possibly empty)."""
+    size = int(rng.integers(0, int(fraction * length) + 1))
+    first = int(rng.integers(0, length - size + 1))
+    return slice(first, first + size)

@@ -19,11 +19,13 @@ log = logging.getLogger("vidseq")
 
 
 class ClipCache:
-    """Thread-safe LRU map from a clip key to a read-only uint8 array, capped in bytes.
+    """Thread-safe LRU map from a key to a read-only array (uint8 frames and spectrograms, float32
+    features), capped in bytes.
 
     With `directory`, every clip put is also written there as a `.npy` file (temporary name,
     then rename, so readers and other worker processes never see half a file) and a memory miss
-    is served from disk as a memory-mapped array. An entry that cannot be read back (truncated,
+    is read from disk (a whole .npy read: memory-mapping each entry would hold one open file
+    descriptor per cached entry and exhaust the process's limit). An entry that cannot be read back (truncated,
     damaged) is deleted and counted as a miss, so the caller decodes and rebuilds it.
     """
 
@@ -105,8 +107,8 @@ class ClipCache:
         if not path.is_file():
             return None
         try:
-            clip = np.load(path, mmap_mode="r", allow_pickle=False)
-            if clip.dtype != np.uint8 or clip.ndim != 4:
+            clip = np.load(path, allow_pickle=False)  # read, not memory-mapped: a mapping holds a file descriptor
+            if clip.dtype not in (np.uint8, np.float32) or clip.ndim < 2:
                 raise ValueError(f"unexpected array {clip.dtype} {clip.shape}")
             return clip
         except (ValueError, OSError, EOFError) as e:

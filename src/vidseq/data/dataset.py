@@ -7,13 +7,13 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
 
-from vidseq.data.audio import is_audio, spectrogram_sequence
-from vidseq.data.augment import augment_clip
+from vidseq.data.audio import cut_windows, is_audio, spectrogram_image
+from vidseq.data.augment import augment_clip, augment_spectrogram
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, Item
 from vidseq.data.decode import VideoReader
@@ -50,6 +50,8 @@ class ClipDataset(keras.utils.PyDataset):
     sampler's deterministic positions are used, with `views` clips per video at evenly spread
     offsets. A file that fails to decode is quarantined: logged once, replaced in its batch by
     another item and listed in `report`; more than `max_bad` of the files failing is an error.
+    `augment` names a clip-consistent image preset for video (augment.PRESETS) or a spectrogram
+    preset for audio files (augment.AUDIO_PRESETS), drawn anew per sample and epoch.
 
     Caching: decoded, resized frames are kept in `cache` (a ClipCache, or a byte budget such as
     "512MB"; `cache_dir` adds a disk store that later runs reuse), keyed by file identity (path,
@@ -133,10 +135,10 @@ class ClipDataset(keras.utils.PyDataset):
                 info = None if is_audio(item.path) else probe(item.path)
                 st = os.stat(item.path)
             except VideoDecodeError as e:
-                self._quarantine(i, e.reason)
+                self.quarantine(i, e.reason)
                 continue
             except OSError as e:
-                self._quarantine(i, f"cannot be read ({e.strerror or e})")
+                self.quarantine(i, f"cannot be read ({e.strerror or e})")
                 continue
             self._identity[i] = (item.path, st.st_size, st.st_mtime_ns)
             if info is None:  # audio: one spectrogram sequence per file
@@ -144,7 +146,7 @@ class ClipDataset(keras.utils.PyDataset):
                 continue
             if info.frames < self.frames:
                 if short == "skip":
-                    self._quarantine(i, f"has {info.frames} frames, fewer than {self.frames}")
+                    self.quarantine(i, f"has {info.frames} frames, fewer than {self.frames}")
                     continue
                 self.report.short.append(item.path)
             self._infos[i] = info
@@ -181,66 +183,85 @@ class ClipDataset(keras.utils.PyDataset):
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
+    def identity(self, item_idx: int) -> tuple:
+        """(path, size, mtime) of an item: the start of its cache keys."""
+        return self._identity[item_idx]
+
+    def is_quarantined(self, item_idx: int) -> bool:
+        """Whether item `item_idx` failed and is no longer used."""
+        return item_idx in self._bad
+
     def sample_items(self) -> np.ndarray:
         """Item index of every sample, in unshuffled order (for grouping predictions per video)."""
         return np.array([s[0] for s in self.samples])
 
     # ---- loading --------------------------------------------------------------------------
     def __getitem__(self, index: int):
-        if not 0 <= index < self.num_batches:
-            raise IndexError(f"batch {index} out of range ({self.num_batches} batches)")
-        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        clips, labels = [], []
-        for s in chosen:
-            s, clip = self._load_or_substitute(int(s))
+        clips, chosen = [], []
+        for s in self.batch_samples(index):
+            s, clip = self.load_or_substitute(s)
             clips.append(self.streams(clip))
-            labels.append(self.items[self.samples[s][0]].label)
+            chosen.append(s)
         scale = (lambda a: a.astype(np.float32) / 255.0) if self.dtype == "float32" else (lambda a: a)
         x = {m: scale(np.stack([c[m] for c in clips])) for m in self.modalities}
         x = x[self.modalities[0]] if len(x) == 1 else x
-        if self.catalog is None:
-            return (x,)
-        y = np.array(labels, dtype=np.int64)
-        return x, (keras.utils.to_categorical(y, len(self.classes)).astype(np.float32) if self.one_hot else y)
+        return (x,) if self.catalog is None else (x, self.targets(chosen))
+
+    def batch_samples(self, index: int) -> list[int]:
+        """The samples of batch `index` in this epoch's order."""
+        if not 0 <= index < self.num_batches:
+            raise IndexError(f"batch {index} out of range ({self.num_batches} batches)")
+        return [int(s) for s in self._order[index * self.batch_size : (index + 1) * self.batch_size]]
+
+    def targets(self, samples: Sequence[int]) -> np.ndarray:
+        """The labels of `samples`: one-hot float32, or int64 with `one_hot=False`."""
+        y = np.array([self.items[self.samples[s][0]].label for s in samples], dtype=np.int64)
+        return keras.utils.to_categorical(y, len(self.classes)).astype(np.float32) if self.one_hot else y
 
     def load(self, sample: int) -> np.ndarray:
         """The uint8 clip of one sample (raises VideoDecodeError)."""
-        item_idx, window, view = self.samples[sample]
+        item_idx = self.samples[sample][0]
+        augment_rng = np.random.default_rng((self.seed, self.epoch, sample, 1)) if self.augment else None
         if item_idx not in self._infos:
-            return self._audio(item_idx)
+            return self._audio(item_idx, augment_rng)
+        clip = self.read(item_idx, self.frame_indices(sample))
+        return clip if augment_rng is None else augment_clip(clip, augment_rng, self.augment)
+
+    def frame_indices(self, sample: int) -> np.ndarray:
+        """The frames a video sample reads this epoch: random draws depend only on (seed, epoch, sample)."""
+        item_idx, window, view = self.samples[sample]
         info = self._infos[item_idx]
-        rng = np.random.default_rng((self.seed, self.epoch, sample)) if self.random_frames else None
+        if not self.random_frames:
+            return self._fixed_indices(info, window, view)
+        rng = np.random.default_rng((self.seed, self.epoch, sample))
         n = self._read_frames
-        if rng is not None and self.pool:
-            candidates = self.sampler.pool(info, n, self.pool)
-            indices = candidates[np.arange(n), rng.integers(0, self.pool, n)]
-        elif rng is not None:
-            indices = self.sampler.indices(info, n, window, rng=rng)
-        else:
-            indices = self._fixed_indices(info, window, view)
-        clip = self._read(item_idx, indices)
-        if self.augment:
-            clip = augment_clip(clip, np.random.default_rng((self.seed, self.epoch, sample, 1)), self.augment)
-        return clip
+        if self.pool:
+            return self.sampler.pool(info, n, self.pool)[np.arange(n), rng.integers(0, self.pool, n)]
+        return self.sampler.indices(info, n, window, rng=rng)
+
+    def drawable(self, sample: int) -> np.ndarray | None:
+        """Every frame a video sample can read in any epoch (sorted), or None when that is not a
+        fixed set (random frames without a pool)."""
+        item_idx, window, view = self.samples[sample]
+        info = self._infos[item_idx]
+        if not self.random_frames:
+            return np.unique(self._fixed_indices(info, window, view))
+        return np.unique(self.sampler.pool(info, self._read_frames, self.pool)) if self.pool else None
 
     def warm(self) -> None:
         """Decode and cache every frame this dataset can draw (all pool candidates, or each
         sample's deterministic frames), e.g. to fill a disk cache before training."""
-        for sample, (item_idx, window, view) in enumerate(self.samples):
+        for sample, (item_idx, _, _) in enumerate(self.samples):
             if item_idx in self._bad:
                 continue
             if item_idx not in self._infos:
                 self._audio(item_idx)
                 continue
-            info = self._infos[item_idx]
-            if self.random_frames and self.pool:
-                indices = np.unique(self.sampler.pool(info, self._read_frames, self.pool))
-            else:
-                indices = self._fixed_indices(info, window, view)
+            indices = self.drawable(sample)
             try:
-                self._read(item_idx, indices)
+                self.read(item_idx, self.frame_indices(sample) if indices is None else indices)
             except VideoDecodeError as e:
-                self._quarantine(item_idx, e.reason)
+                self.quarantine(item_idx, e.reason)
 
     def _fixed_indices(self, info: VideoInfo, window: int, view: int) -> np.ndarray:
         """Evaluation frames of a sample: view `view` of `views`, evenly offset within the segments."""
@@ -250,18 +271,22 @@ class ClipDataset(keras.utils.PyDataset):
         """The clip as each of the dataset's modalities."""
         return {m: as_modality(clip, m, self.frames) for m in self.modalities}
 
-    def _audio(self, item_idx: int) -> np.ndarray:
-        """An audio item as `frames` spectrogram windows sized `size` = (mel bands, columns), cached."""
-        key = (*self._identity[item_idx], "spectrogram", self.frames, self.size)
-        clip = self.cache.get(key) if self.cache is not None else None
-        if clip is None:
-            clip = spectrogram_sequence(self.items[item_idx].path, steps=self.frames, size=self.size)
+    def _audio(self, item_idx: int, augment_rng: np.random.Generator | None = None) -> np.ndarray:
+        """An audio item as `frames` spectrogram windows sized `size` = (mel bands, columns); the
+        log-mel image is cached, and augmented (`augment_rng`) before it is cut."""
+        mels, width = self.size
+        key = (*self._identity[item_idx], "log-mel", mels)
+        image = self.cache.get(key) if self.cache is not None else None
+        if image is None:
+            image = spectrogram_image(self.items[item_idx].path, mels)
             if self.cache is not None:
-                self.cache.put(key, clip)
-        return clip
+                self.cache.put(key, image)
+        if augment_rng is not None:
+            image = augment_spectrogram(image, augment_rng, self.augment)
+        return cut_windows(image, self.frames, width)
 
-    def _read(self, item_idx: int, indices: np.ndarray) -> np.ndarray:
-        """Frames `indices` of an item; each frame through the cache, the missing ones decoded in one pass."""
+    def read(self, item_idx: int, indices: np.ndarray) -> np.ndarray:
+        """uint8 frames `indices` of video item `item_idx`; each frame through the cache, the missing ones decoded in one pass."""
         info = self._infos[item_idx]
         if self.cache is None:
             return VideoReader(info.path, self.size, self.resize, self.gray, info=info).read(indices)
@@ -275,19 +300,22 @@ class ClipDataset(keras.utils.PyDataset):
                 self.cache.put(keys[i], frames[i])
         return np.concatenate([frames[int(i)] for i in indices])
 
-    def _load_or_substitute(self, sample: int) -> tuple[int, np.ndarray]:
+    def load_or_substitute(self, sample: int, load: Callable[[int], np.ndarray] | None = None) -> tuple[int, np.ndarray]:
+        """(sample, `load(sample)`), or another sample's when its file fails (then quarantined)."""
+        load = load or self.load
         rng = np.random.default_rng((self.seed, self.epoch, sample, 2))
         for _ in range(len(self.samples)):
             item_idx = self.samples[sample][0]
             if item_idx not in self._bad:
                 try:
-                    return sample, self.load(sample)
+                    return sample, load(sample)
                 except VideoDecodeError as e:
-                    self._quarantine(item_idx, e.reason)
+                    self.quarantine(item_idx, e.reason)
             sample = int(rng.integers(len(self.samples)))
         raise VidseqError("no readable video is left in this dataset; see the quarantine list above.")
 
-    def _quarantine(self, item_idx: int, reason: str) -> None:
+    def quarantine(self, item_idx: int, reason: str) -> None:
+        """Stop using item `item_idx`: log the reason once and list it in `report`."""
         with self._lock:
             if item_idx in self._bad:
                 return

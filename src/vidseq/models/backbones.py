@@ -18,7 +18,7 @@ def convnet(frame_shape: tuple[int, int, int], width: float = 1.0, momentum: flo
     x = inputs = keras.Input(frame_shape)
     for i, filters in enumerate((64, 128, 256, 512)):
         for _ in range(2):
-            x = layers.Conv2D(_scaled(filters, width), 3, padding="same", activation="relu")(x)
+            x = layers.Conv2D(scaled(filters, width), 3, padding="same", activation="relu")(x)
         x = layers.BatchNormalization(momentum=momentum)(x)
         if i < 3:
             x = layers.MaxPooling2D()(x)
@@ -28,12 +28,12 @@ def convnet(frame_shape: tuple[int, int, int], width: float = 1.0, momentum: flo
 def lrcn_stack(frame_shape: tuple[int, int, int], width: float = 1.0) -> keras.Model:
     """The LRCN article's conv stack: 32 7×7/2, 32 3×3, pool, 2×64, pool, 2×128, pool, 2×256, pool, Flatten."""
     x = inputs = keras.Input(frame_shape)
-    x = layers.Conv2D(_scaled(32, width), 7, strides=2, padding="same", activation="relu")(x)
-    x = layers.Conv2D(_scaled(32, width), 3, padding="same", activation="relu", kernel_initializer="he_normal")(x)
+    x = layers.Conv2D(scaled(32, width), 7, strides=2, padding="same", activation="relu")(x)
+    x = layers.Conv2D(scaled(32, width), 3, padding="same", activation="relu", kernel_initializer="he_normal")(x)
     x = layers.MaxPooling2D()(x)
     for filters in (64, 128, 256):
         for _ in range(2):
-            x = layers.Conv2D(_scaled(filters, width), 3, padding="same", activation="relu")(x)
+            x = layers.Conv2D(scaled(filters, width), 3, padding="same", activation="relu")(x)
         x = layers.MaxPooling2D()(x)
     return keras.Model(inputs, layers.Flatten()(x), name="lrcn_stack")
 
@@ -89,5 +89,6 @@ def _application(factory, frame_shape, weights, **kwargs) -> keras.Model:
         ) from None
 
 
-def _scaled(filters: int, width: float) -> int:
+def scaled(filters: int, width: float) -> int:
+    """`filters` times `width`, at least 4."""
     return max(4, int(round(filters * width)))

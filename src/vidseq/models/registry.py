@@ -12,7 +12,8 @@ from vidseq.errors import VidseqError
 from vidseq.models.backbones import BACKBONES, PREPROCESS
 from vidseq.models.layers import FrameEncoder, Preprocess
 from vidseq.data.motion import channels
-from vidseq.models.temporal import dense_head, temporal_layer
+from vidseq.models.clipnets import CLIP_NETS
+from vidseq.models.temporal import TEMPORAL_OPTIONS, dense_head, temporal_head
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Spec:
     """A zoo entry. Every field can be overridden by a keyword of `build_model`."""
 
     backbone: str
-    temporal: str  # lstm | gru | mean (average per-frame predictions: the single-frame baseline)
+    temporal: str  # a temporal head (temporal.TEMPORAL), "mean" (average per-frame predictions), "none" (clip nets)
     units: int = 64
     head: tuple[int, ...] = (1024, 512, 128, 64)
     dropout: float = 0.5
@@ -75,45 +76,71 @@ def build_model(
     With `channels_first=True`, `input_shape` is the seed's (frames, channels, rows, cols) and the
     model transposes. `frame_mode` "fold" (one CNN call on all frames; measured faster for training
     on TensorFlow and JAX, see README) or "loop" (one call per frame, like TimeDistributed).
-    `options` override Spec fields (units, head, optimizer, learning_rate, …) or
-    go to the backbone (width, weights, trainable, trainable_layers, version, …).
+    `options` override Spec fields (temporal, units, head, optimizer, learning_rate, …), go to the
+    transformer head (blocks, heads, pooling) or to the backbone (width, weights, trainable, …).
+
+    A single-stream model with a per-frame CNN is clip → `frames` (FrameEncoder) → `head` (a
+    nested model on the (frames, features) sequence), so the head can train on cached features.
     """
-    spec = get_spec(name)
-    spec_keys = {f.name for f in fields(Spec)} - {"backbone_options", "description"}
-    overrides = {k: v for k, v in options.items() if k in spec_keys}
-    backbone_options = {**spec.backbone_options, **{k: v for k, v in options.items() if k not in spec_keys}}
-    spec = replace(spec, **overrides)
+    spec, temporal_options, backbone_options = _route(get_spec(name), options)
     if len(input_shape) != 4 or num_classes < 2:
         raise VidseqError(f"input_shape must be (frames, H, W, C) and num_classes >= 2 (got {input_shape}, {num_classes}).")
-    if len(spec.streams) == 1:
-        clip = keras.Input(tuple(input_shape), name="clip")
-        x = layers.Permute((1, 3, 4, 2))(clip) if channels_first else clip
-        features = _stream(x, spec, backbone_options, frame_mode, name)
-        model = keras.Model(clip, _decide(features, spec, num_classes), name=name)
-    elif channels_first:
-        raise VidseqError(f"model {name!r} has several input streams; give them channels-last (channels_first=False).")
-    else:
-        model = _multi_stream(name, spec, tuple(input_shape), num_classes, backbone_options, frame_mode)
+    try:
+        if len(spec.streams) > 1:
+            if channels_first:
+                raise VidseqError(f"model {name!r} has several input streams; give them channels-last (channels_first=False).")
+            model = _multi_stream(name, spec, tuple(input_shape), num_classes, backbone_options, temporal_options, frame_mode)
+        else:
+            clip = keras.Input(tuple(input_shape), name="clip")
+            x = layers.Permute((1, 3, 4, 2))(clip) if channels_first else clip
+            if spec.backbone in CLIP_NETS:
+                if spec.temporal != "none":
+                    raise VidseqError(f"model {name!r} sees the whole clip at once; it takes no temporal head (temporal=none).")
+                outputs = _decide(CLIP_NETS[spec.backbone](tuple(x.shape[1:]), **backbone_options)(x), spec, num_classes)
+            else:
+                frames = _frame_features(x, spec, backbone_options, frame_mode)
+                outputs = head_model(tuple(frames.shape[1:]), spec, num_classes, temporal_options)(frames)
+            model = keras.Model(clip, outputs, name=name)
+    except TypeError as e:
+        raise VidseqError(f"model {name!r} got an unknown option: {e}.") from None
+    except ValueError as e:
+        raise VidseqError(f"model {name!r}: {e}") from None
     if compile:
         compile_model(model, spec.optimizer, spec.learning_rate, jit_compile)
     return model
 
 
-def _stream(x, spec: Spec, backbone_options: dict, frame_mode: str, name: str, suffix: str = ""):
-    """Per-frame CNN (shared over frames) → temporal layer; (batch, frames, features) for temporal "mean"."""
+def head_model(feature_shape: tuple[int, int], spec: Spec, num_classes: int, temporal_options: dict) -> keras.Model:
+    """The part after the frame CNN: (frames, features) → temporal head → dense head → softmax."""
+    features = keras.Input(feature_shape, name="features")
+    return keras.Model(features, _decide(_temporal(features, spec, temporal_options), spec, num_classes), name="head")
+
+
+def _route(spec: Spec, options: dict) -> tuple[Spec, dict, dict]:
+    """Split build_model's options into Spec overrides, transformer options and backbone options."""
+    spec_keys = {f.name for f in fields(Spec)} - {"backbone_options", "description"}
+    spec = replace(spec, **{k: v for k, v in options.items() if k in spec_keys})
+    temporal_options = {k: v for k, v in options.items() if k in TEMPORAL_OPTIONS}
+    rest = {k: v for k, v in options.items() if k not in spec_keys and k not in TEMPORAL_OPTIONS}
+    return spec, temporal_options, {**spec.backbone_options, **rest}
+
+
+def _frame_features(x, spec: Spec, backbone_options: dict, frame_mode: str, suffix: str = ""):
+    """The per-frame CNN (one set of weights for every frame): (batch, frames, features)."""
     frame_shape = tuple(x.shape[2:])
-    try:
-        cnn = BACKBONES[spec.backbone](frame_shape, **backbone_options)
-    except TypeError as e:
-        raise VidseqError(f"model {name!r} got an unknown option: {e}.") from None
+    cnn = BACKBONES[spec.backbone](frame_shape, **backbone_options)
     per_frame = keras.Sequential([keras.Input(frame_shape), Preprocess(PREPROCESS[spec.backbone]), cnn],
                                  name="frame_cnn" + suffix)
-    x = FrameEncoder(per_frame, mode=frame_mode, name="frames" + suffix)(x)
+    return FrameEncoder(per_frame, mode=frame_mode, name="frames" + suffix)(x)
+
+
+def _temporal(x, spec: Spec, temporal_options: dict):
+    """Feature dropout, then the temporal head; "mean" keeps (batch, frames, features)."""
     if spec.feature_dropout:
         x = layers.Dropout(spec.feature_dropout)(x)
     if spec.temporal == "mean":
         return x
-    return temporal_layer(spec.temporal, spec.units, spec.temporal_dropout)(x)
+    return temporal_head(spec.temporal, x, spec.units, spec.temporal_dropout, **temporal_options)
 
 
 def _decide(features, spec: Spec, num_classes: int, suffix: str = ""):
@@ -123,12 +150,13 @@ def _decide(features, spec: Spec, num_classes: int, suffix: str = ""):
 
 
 def _multi_stream(name: str, spec: Spec, input_shape: tuple, num_classes: int, backbone_options: dict,
-                  frame_mode: str) -> keras.Model:
+                  temporal_options: dict, frame_mode: str) -> keras.Model:
     """One branch per stream (input named after its modality), fused late or by concatenation."""
-    if spec.fusion not in ("late", "concat") or spec.temporal == "mean":
-        raise VidseqError(f"fusion={spec.fusion!r}: use 'late' or 'concat' with an LSTM or GRU temporal layer.")
+    if spec.fusion not in ("late", "concat") or spec.temporal == "mean" or spec.backbone in CLIP_NETS:
+        raise VidseqError(f"fusion={spec.fusion!r}: use 'late' or 'concat' with a per-frame CNN and a temporal head.")
     inputs = {m: keras.Input(input_shape[:3] + (channels(m, input_shape[3]),), name=m) for m in spec.streams}
-    branches = {m: _stream(x, spec, backbone_options, frame_mode, name, f"_{m}") for m, x in inputs.items()}
+    branches = {m: _temporal(_frame_features(x, spec, backbone_options, frame_mode, f"_{m}"), spec, temporal_options)
+                for m, x in inputs.items()}
     if spec.fusion == "concat":
         outputs = _decide(layers.Concatenate()(list(branches.values())), spec, num_classes)
     else:

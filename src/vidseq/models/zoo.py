@@ -1,4 +1,7 @@
-"""The named models: the three seed architectures, their MobileNet variants and the single-frame baseline."""
+"""The named models: the seed architectures, their MobileNet variants, stronger temporal heads and baselines.
+
+Any temporal head fits any per-frame backbone: `build_model("vgg16-lstm", ..., temporal="transformer")`.
+"""
 
 from __future__ import annotations
 
@@ -37,4 +40,32 @@ register("single-frame", Spec(
 register("two-stream", Spec(
     backbone="convnet", temporal="gru", units=64, head=ARTICLE_HEAD, streams=("rgb", "flow"), fusion="late",
     description="RGB and optical-flow branches (convnet + GRU each), late fusion (fusion='concat' joins features)",
+))
+register("convnet-bigru", Spec(
+    backbone="convnet", temporal="bigru", units=64, head=ARTICLE_HEAD,
+    description="convnet-gru with a bidirectional GRU",
+))
+register("convnet-attention", Spec(
+    backbone="convnet", temporal="attention", units=64, head=(128,),
+    description="convnet features, attention pooling over frames (a scored, softmax-weighted mean), Dense 128",
+))
+register("convnet-transformer", Spec(
+    backbone="convnet", temporal="transformer", units=64, head=(128,), temporal_dropout=0.1,
+    description="convnet features, 2-block Transformer encoder (4 heads, learned positions, class token), Dense 128",
+))
+register("tsn", Spec(
+    backbone="convnet", temporal="avgpool", head=(128,),
+    description="TSN-style consensus: convnet features averaged over the sampled segments, Dense 128",
+))
+register("c3d", Spec(
+    backbone="c3d", temporal="none", head=(128,),
+    description="baseline: small C3D-style 3D CNN (4 blocks of 3×3×3 conv + BN), Dense 128",
+))
+register("r2plus1d", Spec(
+    backbone="c3d", temporal="none", head=(128,), backbone_options={"factorised": True},
+    description="baseline: c3d with R(2+1)D factorised convs (1×3×3 spatial, then 3×1×1 temporal)",
+))
+register("convlstm", Spec(
+    backbone="convlstm", temporal="none", head=(128,),
+    description="baseline: strided conv, then two ConvLSTM2D layers + BN, global max pool, Dense 128",
 ))

@@ -1,0 +1,136 @@
+"""Frozen-backbone feature cache: run a frozen per-frame CNN once per frame, then train the head on features.
+
+A zoo model with a per-frame CNN is clip → `frames` (FrameEncoder around the CNN) → `head`. When
+the CNN has no trainable weights, its output for a frame never changes, so `FeatureDataset`
+computes it once for every frame a ClipDataset can draw (its pool candidates, or its fixed
+evaluation frames) and serves (batch, frames, features) sequences with the same sample order,
+random draws and labels as the clips would have. The head trains on them; because the head is
+part of the full model, the saved model still takes raw clips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+
+import keras
+import numpy as np
+
+from vidseq.data.cache import ClipCache
+from vidseq.data.dataset import ClipDataset
+from vidseq.errors import VideoDecodeError, VidseqError
+
+log = logging.getLogger("vidseq")
+
+
+def frame_cnn(model: keras.Model) -> keras.Model | None:
+    """The per-frame CNN of a single-stream zoo model (None for clip networks and multi-stream models)."""
+    names = {layer.name for layer in model.layers}
+    return model.get_layer("frames").layer if {"frames", "head"} <= names else None
+
+
+def is_frozen(cnn: keras.Model | None) -> bool:
+    """Whether a per-frame CNN exists and has no trainable weights."""
+    return cnn is not None and not cnn.trainable_weights
+
+
+def fingerprint(cnn: keras.Model) -> str:
+    """A digest of the CNN's architecture and weights: features computed by another CNN never match."""
+    digest = hashlib.sha256(json.dumps(cnn.get_config(), sort_keys=True, default=str).encode())
+    for weights in cnn.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def features_refusal(clips: ClipDataset, cnn: keras.Model | None) -> str | None:
+    """Why `clips` cannot be served as cached features of `cnn` (None when they can)."""
+    if not is_frozen(cnn):
+        return "the model has no frozen per-frame CNN"
+    if clips.augment:
+        return "augmentation changes the pixels every epoch"
+    if clips.modalities not in (("rgb",), ("gray",)):
+        return f"modality {'+'.join(clips.modalities)} is computed between frames"
+    if clips.random_frames and not clips.pool:
+        return "random frames without a pool (pool=0) have no fixed set of frames"
+    return None
+
+
+class FeatureDataset(keras.utils.PyDataset):
+    """Batches of per-frame CNN features (batch, frames, features) for the samples of `clips`.
+
+    Features are computed on construction for every frame `clips` can draw and kept per video;
+    with `cache` (a ClipCache, e.g. the one with a disk directory that the clips use), they are
+    stored under keys of file identity + frames + the CNN's fingerprint, so later runs reuse them.
+    """
+
+    def __init__(self, clips: ClipDataset, cnn: keras.Model, cache: ClipCache | None = None, chunk: int = 64):
+        super().__init__(workers=1)
+        reason = features_refusal(clips, cnn)
+        if reason:
+            raise VidseqError(f"cannot train on cached features: {reason}; use --features off.")
+        self.clips, self.cnn, self.cache, self.chunk = clips, cnn, cache, chunk
+        self.fingerprint = fingerprint(cnn)
+        self._frames: dict[int, np.ndarray] = {}  # video item → its sorted frame indices
+        self._features: dict[int, np.ndarray] = {}  # video item → (frames, features) float32
+        self._extract_all()
+
+    def __len__(self) -> int:
+        return self.clips.num_batches
+
+    def on_epoch_end(self) -> None:
+        """Advance the clips to their next epoch (new order, new random frames)."""
+        self.clips.on_epoch_end()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Go to `epoch`, as ClipDataset.set_epoch."""
+        self.clips.set_epoch(epoch)
+
+    def __getitem__(self, index: int):
+        chosen, rows = [], []
+        for s in self.clips.batch_samples(index):
+            s, row = self.clips.load_or_substitute(s, self.sequence)
+            chosen.append(s)
+            rows.append(row)
+        return np.stack(rows), self.clips.targets(chosen)
+
+    def sequence(self, sample: int) -> np.ndarray:
+        """(frames, features) of one sample in the current epoch."""
+        item = self.clips.samples[sample][0]
+        if item not in self._features:
+            raise VideoDecodeError(self.clips.items[item].path, "has no cached features")
+        indices = self.clips.frame_indices(sample)
+        return self._features[item][np.searchsorted(self._frames[item], indices)]
+
+    def _extract_all(self) -> None:
+        frames: dict[int, list[np.ndarray]] = {}
+        for sample, (item, _, _) in enumerate(self.clips.samples):
+            if not self.clips.is_quarantined(item):
+                frames.setdefault(item, []).append(self.clips.drawable(sample))
+        started, computed = time.time(), 0
+        for item, lists in frames.items():
+            self._frames[item] = np.unique(np.concatenate(lists))
+            try:
+                computed += self._extract(item)
+            except VideoDecodeError as e:
+                self.clips.quarantine(item, e.reason)
+        log.info("features: %d videos (%d frames computed, the rest from the cache) in %.1f s",
+                 len(self._features), computed, time.time() - started)
+
+    def _extract(self, item: int) -> int:
+        """Features of an item's frames, from the cache or computed; returns the frames computed."""
+        indices = self._frames[item]
+        key = (*self.clips.identity(item), "features", self.fingerprint, self.clips.size, self.clips.resize,
+               self.clips.gray, hashlib.sha1(indices.tobytes()).hexdigest())
+        cached = self.cache.get(key) if self.cache is not None else None
+        if cached is not None:
+            self._features[item] = cached
+            return 0
+        pixels = self.clips.read(item, indices)
+        out = [keras.ops.convert_to_numpy(self.cnn(pixels[i : i + self.chunk].astype(np.float32) / 255.0, training=False))
+               for i in range(0, len(pixels), self.chunk)]
+        self._features[item] = np.concatenate(out).astype(np.float32)
+        if self.cache is not None:
+            self.cache.put(key, self._features[item])
+        return len(indices)
