@@ -81,7 +81,8 @@ def dataset_for(cfg: RunConfig, catalog: Catalog, training: bool, views: int = 1
     return ClipDataset(
         catalog, frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, sampler=sampler, shuffle=training,
         modality=modalities(cfg),
-        augment=(cfg.augment or False) if training else False, views=views, resize=cfg.resize, gray=cfg.gray,
+        augment=cfg.augment if training and cfg.augment not in (None, "none") else False, views=views,
+        resize=cfg.resize, gray=cfg.gray,
         cache=cache, pool=cfg.pool, max_bad=cfg.max_bad, seed=cfg.seed, workers=cfg.workers,
     )
 
@@ -90,11 +91,11 @@ def resolve_defaults(cfg: RunConfig, audio: bool) -> RunConfig:
     """Fill the settings left open with the defaults for video, or for audio (spectrogram
     sequences: 40 mel bands × 24 columns per step, one channel, spectrogram augmentation
     "audio", a half-width ConvNet). `augment: none` turns augmentation off."""
-    augment = None if str(cfg.augment).lower() in ("none", "off", "false") else cfg.augment
+    augment = "none" if str(cfg.augment).lower() in ("none", "off", "false") else cfg.augment
     if audio and cfg.augment is None:
         augment = "audio"
     presets = AUDIO_PRESETS if audio else PRESETS
-    if augment is not None and augment not in presets:
+    if augment not in (None, "none") and augment not in presets:
         raise VidseqError(f"augment={augment!r} does not apply to {'audio' if audio else 'video'}; "
                           f"use one of {', '.join(presets)} or none.")
     if not audio:

@@ -123,7 +123,8 @@ def test_audio_training_augments_each_epoch_and_evaluation_does_not(tmp_path):
 
 def test_audio_augmentation_defaults_on_and_video_presets_are_refused():
     assert resolve_defaults(RunConfig(), audio=True).augment == "audio"
-    assert resolve_defaults(RunConfig(augment="none"), audio=True).augment is None
+    off = resolve_defaults(RunConfig(augment="none"), audio=True)
+    assert off.augment == "none" and resolve_defaults(off, audio=True).augment == "none"  # a resumed run stays off
     with pytest.raises(VidseqError, match="does not apply to audio"):
         resolve_defaults(RunConfig(augment="standard"), audio=True)
     with pytest.raises(VidseqError, match="does not apply to video"):

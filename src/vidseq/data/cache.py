@@ -71,8 +71,9 @@ class ClipCache:
             self._remember(key, clip)
         return clip
 
-    def put(self, key: Hashable, clip: np.ndarray) -> None:
-        """Store `clip` (made read-only) in memory, and on disk when a directory is set."""
+    def put(self, key: Hashable, clip: np.ndarray, memory: bool = True) -> None:
+        """Store `clip` (made read-only) in memory (unless `memory=False`: the caller keeps it),
+        and on disk when a directory is set."""
         clip = np.array(clip, copy=True)
         clip.setflags(write=False)
         if self.directory:
@@ -82,7 +83,8 @@ class ClipCache:
                 write_atomic(self._path(key), buf.getvalue())
             except OSError as e:
                 log.warning("clip cache: cannot write to %s (%s); continuing without the disk store", self.directory, e)
-        self._remember(key, clip)
+        if memory:
+            self._remember(key, clip)
 
     def _remember(self, key: Hashable, clip: np.ndarray) -> None:
         if clip.nbytes > self.max_bytes:

@@ -132,5 +132,5 @@ class FeatureDataset(keras.utils.PyDataset):
                for i in range(0, len(pixels), self.chunk)]
         self._features[item] = np.concatenate(out).astype(np.float32)
         if self.cache is not None:
-            self.cache.put(key, self._features[item])
+            self.cache.put(key, self._features[item], memory=False)  # kept in self._features already
         return len(indices)
