@@ -165,6 +165,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=112)
     ap.add_argument("--limit", type=int, default=300, help="files per corpus")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds of kvg / first / 2-workers")
+    ap.add_argument("--only", nargs="+", help="corpora to measure (default: all)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vidseq-loader-"))
     corpora = generated_corpus(Path(tempfile.gettempdir()) / "vidseq-bench-corpus")
@@ -174,6 +175,8 @@ def main() -> None:
     print(f"{'corpus':<16} {'files':>5} {'every-frame':>11} {'kvg':>7} {'first':>7} {'cached':>8} {'prepared':>9} "
           f"{'2-workers':>9}   ratios")
     for name, folder in corpora.items():
+        if args.only and name not in args.only:
+            continue
         print(row(name, folder, args.frames, args.size, args.limit, args.repeats, work), flush=True)
     print("targets: first/kvg >= 3 (short GOP), >= 1.1 (GOP 250); cached/kvg >= 20; prep/first >= 3; 2w/first >= 1.7")
     folder = corpora.get("surv_fight", corpora["mp4-h264-gop12"])

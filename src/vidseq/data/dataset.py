@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -130,16 +131,13 @@ class ClipDataset(keras.utils.PyDataset):
     # ---- sample table ---------------------------------------------------------------------
     def _build_samples(self, short: str) -> list[tuple[int, int, int]]:
         samples = []
-        for i, item in enumerate(self.items):
-            try:
-                info = None if is_audio(item.path) else probe(item.path)
-                st = os.stat(item.path)
-            except VideoDecodeError as e:
-                self.quarantine(i, e.reason)
+        with ThreadPoolExecutor(max(1, self.workers)) as pool:  # probing demuxes whole files: share it
+            probed = list(pool.map(_probe_item, (item.path for item in self.items)))
+        for i, (item, result) in enumerate(zip(self.items, probed)):
+            if isinstance(result, str):
+                self.quarantine(i, result)
                 continue
-            except OSError as e:
-                self.quarantine(i, f"cannot be read ({e.strerror or e})")
-                continue
+            info, st = result
             self._identity[i] = (item.path, st.st_size, st.st_mtime_ns)
             if info is None:  # audio: one spectrogram sequence per file
                 samples += [(i, 0, v) for v in range(self.views)]
@@ -324,6 +322,16 @@ class ClipDataset(keras.utils.PyDataset):
             self.report.quarantined[path] = reason
             log.warning("quarantined %s: %s", path, reason)
             check_bad_fraction(self.report.quarantined, len(self.items), self.max_bad)
+
+
+def _probe_item(path: str) -> tuple[VideoInfo | None, os.stat_result] | str:
+    """(probe of a video or None for audio, its stat), or the reason it cannot be used."""
+    try:
+        return (None if is_audio(path) else probe(path)), os.stat(path)
+    except VideoDecodeError as e:
+        return e.reason
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
 
 
 def check_bad_fraction(bad: dict[str, str], total: int, max_bad: float) -> None:
