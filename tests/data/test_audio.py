@@ -129,3 +129,12 @@ def test_audio_augmentation_defaults_on_and_video_presets_are_refused():
         resolve_defaults(RunConfig(augment="standard"), audio=True)
     with pytest.raises(VidseqError, match="does not apply to video"):
         resolve_defaults(RunConfig(augment="audio"), audio=False)
+
+
+def test_equaliser_augmentation_changes_levels_not_silence(tmp_path):
+    image = spectrogram_image(tone(tmp_path / "t.wav", 1000.0, seconds=0.3))
+    plain = augment_spectrogram(image, np.random.default_rng(5), "audio")
+    eq = augment_spectrogram(image, np.random.default_rng(5), "audio-eq")
+    np.testing.assert_array_equal(eq > 0, plain > 0)
+    diff = np.abs(eq.astype(int) - plain.astype(int))
+    assert 0 < diff.max() <= round(8.0 * 255 / 80) + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vidseq.data.audio import DYNAMIC_RANGE_DB
 from vidseq.errors import VidseqError
 
 # name → (zoom, rotation degrees, shift fraction, horizontal flip, brightness/contrast)
@@ -37,21 +38,24 @@ def augment_clip(clip: np.ndarray, rng: np.random.Generator, preset: bool | str 
     return np.clip(warped * np.float32(gain) + np.float32(bias), 0, 255).astype(np.uint8)
 
 
-# name → (frequency warp, tempo stretch, largest frequency mask, largest time mask: fractions)
+# name → (frequency warp, tempo stretch, largest frequency mask, largest time mask: fractions;
+#         largest gain of a random equaliser curve over the bands, dB)
 AUDIO_PRESETS = {
-    "audio": (0.12, 0.15, 0.15, 0.1),
-    "audio-light": (0.06, 0.08, 0.1, 0.05),
+    "audio": (0.12, 0.15, 0.15, 0.1, 0.0),
+    "audio-light": (0.06, 0.08, 0.1, 0.05, 0.0),
+    "audio-eq": (0.12, 0.15, 0.15, 0.1, 8.0),
 }
 
 
 def augment_spectrogram(image: np.ndarray, rng: np.random.Generator, preset: bool | str = "audio") -> np.ndarray:
     """One random transform of a uint8 log-mel image (mels, columns): a vocal-tract-length warp of
     the frequency axis, a tempo stretch, a random placement of the sound in time, and
-    SpecAugment-style frequency and time masks."""
+    SpecAugment-style frequency and time masks; "audio-eq" adds a smooth random gain per band
+    (a different microphone)."""
     name = "audio" if preset is True else preset
     if name not in AUDIO_PRESETS:
         raise VidseqError(f"augmentation {preset!r} is for video, not audio; use one of {', '.join(AUDIO_PRESETS)} (or none).")
-    warp, stretch, freq_mask, time_mask = AUDIO_PRESETS[name]
+    warp, stretch, freq_mask, time_mask, eq_db = AUDIO_PRESETS[name]
     mels, cols = image.shape
     h = max(1, round(mels * rng.uniform(1 - warp, 1 + warp)))
     w = max(1, round(cols * rng.uniform(1 - stretch, 1 + stretch)))
@@ -63,6 +67,10 @@ def augment_spectrogram(image: np.ndarray, rng: np.random.Generator, preset: boo
     out[: content.shape[0], start : start + content.shape[1]] = content
     out[_band(rng, mels, freq_mask)] = 0
     out[:, _band(rng, cols, time_mask)] = 0
+    if eq_db:
+        gain = np.interp(np.arange(mels), np.linspace(0, mels - 1, 5), rng.uniform(-eq_db, eq_db, 5))
+        levels = out + (gain * 255.0 / DYNAMIC_RANGE_DB)[:, None]
+        out = np.where(out > 0, np.clip(levels, 1, 255), 0).astype(np.uint8)
     return out
 
 
