@@ -199,8 +199,9 @@ def _models(args) -> str:
     from vidseq.models.registry import get_spec, list_models
 
     names = list_models()
+    width = max(map(len, names))
     for name in names:
-        print(f"{name:<16} {get_spec(name).description}")
+        print(f"{name:<{width}}  {get_spec(name).description}")
     return f"{len(names)} models"
 
 
