@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import keras
@@ -17,12 +19,10 @@ from vidseq.config import RunConfig
 from vidseq.data.augment import AUDIO_PRESETS, PRESETS
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, load_split, save_split
-from vidseq.data.dataset import ClipDataset, check_bad_fraction
-from vidseq.data.audio import is_audio, read_audio
-from vidseq.data.probe import probe
+from vidseq.data.dataset import ClipDataset, check_bad_fraction, probe_file
 from vidseq.data.sampling import get_sampler
 from vidseq.data.transforms import parse_size
-from vidseq.errors import VideoDecodeError, VidseqError
+from vidseq.errors import VidseqError
 from vidseq.io import write_atomic
 from vidseq.models.features import FeatureDataset, features_refusal, frame_cnn, is_frozen
 from vidseq.models.registry import build_model, compile_model, get_spec
@@ -54,20 +54,17 @@ def make_split(cfg: RunConfig) -> dict[str, Catalog]:
         train, val, _ = pool.split(val=cfg.val, test=0.0, seed=cfg.seed)
     else:
         train, val, test = catalog.split(cfg.val, cfg.test, seed=cfg.seed, folds=cfg.folds, fold=cfg.fold)
-    return screen({"train": train, "val": val, "test": test}, cfg.max_bad)
+    return screen({"train": train, "val": val, "test": test}, cfg.max_bad, cfg.workers)
 
 
-def screen(parts: dict[str, Catalog], max_bad: float) -> dict[str, Catalog]:
-    """The parts without the files that cannot be opened as video, each listed once; more than
-    `max_bad` of all files failing is an error that lists them."""
-    bad: dict[str, str] = {}
-    for catalog in parts.values():
-        for item in catalog:
-            try:
-                read_audio(item.path) if is_audio(item.path) else probe(item.path)
-            except VideoDecodeError as e:
-                bad[item.path] = e.reason
-    check_bad_fraction(bad, sum(len(c) for c in parts.values()), max_bad)
+def screen(parts: dict[str, Catalog], max_bad: float, workers: int = 1) -> dict[str, Catalog]:
+    """The parts without the files that cannot be opened as video or audio, each listed once
+    (checked on `workers` threads); more than `max_bad` of all files failing is an error that lists them."""
+    paths = [item.path for catalog in parts.values() for item in catalog]
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        results = pool.map(partial(probe_file, decode_audio=True), paths)
+    bad = {path: result for path, result in zip(paths, results) if isinstance(result, str)}
+    check_bad_fraction(bad, len(paths), max_bad)
     for path, reason in bad.items():
         log.warning("skipping %s: %s", path, reason)
     return {name: c.subset([it for it in c if it.path not in bad]) for name, c in parts.items()}

@@ -138,3 +138,13 @@ def test_equaliser_augmentation_changes_levels_not_silence(tmp_path):
     np.testing.assert_array_equal(eq > 0, plain > 0)
     diff = np.abs(eq.astype(int) - plain.astype(int))
     assert 0 < diff.max() <= round(8.0 * 255 / 80) + 1
+
+
+def test_warm_quarantines_an_undecodable_audio_file(tmp_path):
+    for k in range(9):
+        tone(tmp_path / "d" / ("a" if k % 2 else "b") / f"{k}.wav", 400 + 100 * k, seconds=0.2)
+    bad = tmp_path / "d" / "a" / "bad.wav"
+    bad.write_bytes(b"RIFF not really a wave file" * 10)
+    ds = ClipDataset(Catalog.from_folder(tmp_path / "d"), frames=2, size=(20, 8), batch_size=4, shuffle=False)
+    ds.warm()
+    assert "is not readable audio" in ds.report.quarantined[str(bad)]

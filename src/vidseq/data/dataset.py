@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import keras
 import numpy as np
 
-from vidseq.data.audio import cut_windows, is_audio, spectrogram_image
+from vidseq.data.audio import cut_windows, is_audio, read_audio, spectrogram_image
 from vidseq.data.augment import augment_clip, augment_spectrogram
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, Item
@@ -132,7 +132,7 @@ class ClipDataset(keras.utils.PyDataset):
     def _build_samples(self, short: str) -> list[tuple[int, int, int]]:
         samples = []
         with ThreadPoolExecutor(max(1, self.workers)) as pool:  # probing demuxes whole files: share it
-            probed = list(pool.map(_probe_item, (item.path for item in self.items)))
+            probed = list(pool.map(probe_file, (item.path for item in self.items)))
         for i, (item, result) in enumerate(zip(self.items, probed)):
             if isinstance(result, str):
                 self.quarantine(i, result)
@@ -252,11 +252,11 @@ class ClipDataset(keras.utils.PyDataset):
         for sample, (item_idx, _, _) in enumerate(self.samples):
             if item_idx in self._bad:
                 continue
-            if item_idx not in self._infos:
-                self._audio(item_idx)
-                continue
-            indices = self.drawable(sample)
             try:
+                if item_idx not in self._infos:
+                    self._audio(item_idx)
+                    continue
+                indices = self.drawable(sample)
                 self.read(item_idx, self.frame_indices(sample) if indices is None else indices)
             except VideoDecodeError as e:
                 self.quarantine(item_idx, e.reason)
@@ -324,9 +324,12 @@ class ClipDataset(keras.utils.PyDataset):
             check_bad_fraction(self.report.quarantined, len(self.items), self.max_bad)
 
 
-def _probe_item(path: str) -> tuple[VideoInfo | None, os.stat_result] | str:
-    """(probe of a video or None for audio, its stat), or the reason it cannot be used."""
+def probe_file(path: str, decode_audio: bool = False) -> tuple[VideoInfo | None, os.stat_result] | str:
+    """(probe of a video or None for audio, its stat), or the reason it cannot be used; with
+    `decode_audio`, an audio file is decoded once to check it."""
     try:
+        if is_audio(path) and decode_audio:
+            read_audio(path)
         return (None if is_audio(path) else probe(path)), os.stat(path)
     except VideoDecodeError as e:
         return e.reason
