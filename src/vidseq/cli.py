@@ -23,7 +23,7 @@ _TRAIN_FLAGS = {  # flag → (RunConfig field, type)
     "--train-list": ("train_list", str), "--test-list": ("test_list", str), "--seed": ("seed", int),
     "--workers": ("workers", int), "--cache": ("cache", str), "--cache-dir": ("cache_dir", str), "--pool": ("pool", int), "--augment": ("augment", str),
     "--early-stopping": ("early_stopping", int), "--jit-compile": ("jit_compile", str), "--max-bad": ("max_bad", float),
-    "--features": ("features", str),
+    "--features": ("features", str), "--audio-norm": ("audio_norm", str),
 }
 
 

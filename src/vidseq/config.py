@@ -44,6 +44,7 @@ class RunConfig:
     cache_dir: str | None = None
     pool: int = 3
     augment: str | None = None
+    audio_norm: str | None = None  # audio: "band" (the default) or "peak"; absent in runs saved before it existed
     class_weights: bool = False
     early_stopping: int | None = None
     jit_compile: str = "auto"
@@ -63,6 +64,11 @@ class RunConfig:
         cfg = cls(**data)
         cfg.check()
         return cfg
+
+    @property
+    def spectrogram_norm(self) -> str:
+        """The audio normalisation of this (resolved) run: a run saved before the setting existed used "peak"."""
+        return self.audio_norm or "peak"
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RunConfig":
@@ -93,6 +99,8 @@ class RunConfig:
             raise VidseqError("give --folds and --fold together (e.g. --folds 5 --fold 0).")
         if self.features not in ("auto", "on", "off"):
             raise VidseqError(f"features must be auto, on or off (got {self.features!r}).")
+        if self.audio_norm not in (None, "band", "peak"):
+            raise VidseqError(f"audio_norm must be band or peak (got {self.audio_norm!r}).")
         if (self.train_list is None) != (self.test_list is None):
             raise VidseqError("give --train-list and --test-list together.")
 

@@ -41,7 +41,8 @@ def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], c
     cfg, model, classes = load_run(run, unsafe)
     files = expand_inputs(inputs)
     ds = ClipDataset(files, frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, shuffle=False, views=clips,
-                     resize=cfg.resize, gray=cfg.gray, cache=None, max_bad=1.0, modality=modalities(cfg))
+                     resize=cfg.resize, gray=cfg.gray, cache=None, max_bad=1.0, modality=modalities(cfg),
+                     audio_norm=cfg.spectrogram_norm)
     probs = model.predict(ds, verbose=0)
     owners = ds.sample_items()
     ok = ~np.isin(owners, [i for i, f in enumerate(files) if f in ds.report.quarantined])
@@ -63,7 +64,8 @@ def predict_timeline(run: str | os.PathLike, file: str | os.PathLike, out: str |
     cfg, model, classes = load_run(run, unsafe)
     sampler = SlidingSampler(stride=window / 2, sequence_time=window)
     ds = ClipDataset([str(file)], frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, sampler=sampler,
-                     shuffle=False, resize=cfg.resize, gray=cfg.gray, cache=None, max_bad=0.0, modality=modalities(cfg))
+                     shuffle=False, resize=cfg.resize, gray=cfg.gray, cache=None, max_bad=0.0, modality=modalities(cfg),
+                     audio_norm=cfg.spectrogram_norm)
     probs = model.predict(ds, verbose=0)
     starts = sampler.starts(probe(file), cfg.frames)
     centres = np.array([starts[w] for _, w, _ in ds.samples]) + window / 2

@@ -79,7 +79,7 @@ def dataset_for(cfg: RunConfig, catalog: Catalog, training: bool, views: int = 1
         catalog, frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, sampler=sampler, shuffle=training,
         modality=modalities(cfg),
         augment=cfg.augment if training and cfg.augment not in (None, "none") else False, views=views,
-        resize=cfg.resize, gray=cfg.gray,
+        resize=cfg.resize, gray=cfg.gray, audio_norm=cfg.spectrogram_norm,
         cache=cache, pool=cfg.pool, max_bad=cfg.max_bad, seed=cfg.seed, workers=cfg.workers,
     )
 
@@ -87,7 +87,7 @@ def dataset_for(cfg: RunConfig, catalog: Catalog, training: bool, views: int = 1
 def resolve_defaults(cfg: RunConfig, audio: bool) -> RunConfig:
     """Fill the settings left open with the defaults for video, or for audio (spectrogram
     sequences: 40 mel bands × 24 columns per step, one channel, spectrogram augmentation
-    "audio", a half-width ConvNet). `augment: none` turns augmentation off."""
+    "audio", band normalisation, a half-width ConvNet). `augment: none` turns augmentation off."""
     augment = "none" if str(cfg.augment).lower() in ("none", "off", "false") else cfg.augment
     if audio and cfg.augment is None:
         augment = "audio"
@@ -98,7 +98,8 @@ def resolve_defaults(cfg: RunConfig, audio: bool) -> RunConfig:
     if not audio:
         return replace(cfg, size=cfg.size or "112", augment=augment)
     options = {"width": 0.5, **cfg.model_options}
-    return replace(cfg, size=cfg.size or "40x24", gray=True, augment=augment, model_options=options)
+    return replace(cfg, size=cfg.size or "40x24", gray=True, augment=augment, model_options=options,
+                   audio_norm=cfg.audio_norm or "band")
 
 
 def modalities(cfg: RunConfig) -> tuple[str, ...]:

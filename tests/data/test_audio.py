@@ -12,7 +12,8 @@ import pytest
 from vidseq import Catalog, ClipDataset, VideoDecodeError
 from vidseq.cli import main
 from vidseq.config import RunConfig
-from vidseq.data.audio import log_mel, mel_filterbank, read_audio, spectrogram_image, spectrogram_sequence
+from vidseq.data.audio import (log_mel, mel_filterbank, normalise_bands, read_audio, spectrogram_image,
+                               spectrogram_sequence)
 from vidseq.data.augment import augment_spectrogram
 from vidseq.errors import VidseqError
 from vidseq.training import resolve_defaults
@@ -22,7 +23,19 @@ RATE = 8000
 
 def tone(path: Path, hz: float, seconds: float = 1.0, rate: int = RATE) -> Path:
     """A real 16-bit PCM wav of a sine tone, written with PyAV."""
-    samples = (0.5 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate) * 32767).astype(np.int16)
+    return write_wav(path, 0.5 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate), rate)
+
+
+def chirp(path: Path, gain: float = 0.5, silence: float = 0.0) -> Path:
+    """0.4 s sweeping from 300 to 3000 Hz at amplitude `gain`, after `silence` seconds of silence."""
+    t = np.arange(int(0.4 * RATE)) / RATE
+    sweep = gain * np.sin(2 * np.pi * (300 * t + (2700 / 0.8) * t**2))
+    return write_wav(path, np.concatenate([np.zeros(int(silence * RATE)), sweep]))
+
+
+def write_wav(path: Path, wave: np.ndarray, rate: int = RATE) -> Path:
+    """`wave` (floats in [-1, 1]) as a 16-bit PCM wav, written with PyAV."""
+    samples = (wave * 32767).astype(np.int16)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
@@ -41,7 +54,7 @@ def _centres(n_mels: int = 40) -> np.ndarray:
 
 @pytest.mark.parametrize("hz", [500.0, 1000.0, 3000.0])
 def test_a_tone_lands_in_its_mel_band(tmp_path, hz):
-    seq = spectrogram_sequence(tone(tmp_path / f"{hz}.wav", hz), steps=8, size=(40, 24))
+    seq = spectrogram_sequence(tone(tmp_path / f"{hz}.wav", hz), steps=8, size=(40, 24), norm="peak")
     assert seq.shape == (8, 40, 24, 1) and seq.dtype == np.uint8
     energy = seq[..., 0].astype(float).mean(axis=(0, 2))
     expected = int(np.argmin(np.abs(_centres() - hz)))
@@ -55,10 +68,25 @@ def test_read_audio_resamples_and_log_mel_has_one_column_per_hop(tmp_path):
 
 
 def test_short_clips_are_padded_and_long_ones_cropped(tmp_path):
-    short = spectrogram_sequence(tone(tmp_path / "s.wav", 800, seconds=0.2), steps=4, size=(20, 10), duration=1.0)
-    long = spectrogram_sequence(tone(tmp_path / "l.wav", 800, seconds=3.0), steps=4, size=(20, 10), duration=1.0)
+    short = spectrogram_sequence(tone(tmp_path / "s.wav", 800, seconds=0.2), steps=4, size=(20, 10), norm="peak")
+    long = spectrogram_sequence(tone(tmp_path / "l.wav", 800, seconds=3.0), steps=4, size=(20, 10), norm="peak")
     assert short.shape == long.shape == (4, 20, 10, 1)
     assert short[-1].max() == 0 and long[-1].max() > 0  # silence after a short clip; tone throughout a long one
+
+
+def test_band_normalisation_ignores_level_silence_and_microphone(tmp_path):
+    loud = spectrogram_image(chirp(tmp_path / "loud.wav"))
+    quiet_late = spectrogram_image(chirp(tmp_path / "quiet.wav", gain=0.1, silence=0.3))
+    assert quiet_late.shape == loud.shape and not np.array_equal(quiet_late, loud)
+    a, b = normalise_bands(loud), normalise_bands(quiet_late)
+    assert a.shape[1] < loud.shape[1] * 0.6  # cut to the 0.4 s of sound
+    assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 3
+    microphone = (np.linspace(-10, 10, 40) * 255 / 80)[:, None]  # a gain per band: -10 dB low to +10 dB high
+    other = np.clip(loud + microphone, 0, 255).astype(np.uint8)
+    x, y = normalise_bands(loud).astype(int), normalise_bands(other).astype(int)
+    n = min(x.shape[1], y.shape[1])  # the sound's last column may fall either side of the threshold
+    assert abs(x.shape[1] - y.shape[1]) <= 1 and np.median(np.abs(x[:, :n] - y[:, :n])) <= 2
+    assert np.median(np.abs(loud.astype(int) - other.astype(int))[loud > 0]) > 10  # as the images differed
 
 
 @pytest.mark.parametrize("content,reason", [(b"", "is empty"), (b"RIFF not really a wave file" * 10, "is not readable audio")])
@@ -81,7 +109,7 @@ def test_a_folder_of_audio_trains_with_audio_defaults(tmp_path):
             "--model-option", "width=0.125", "--model-option", "head=[8]", "--frames", "4"]
     assert main(argv) == 0
     saved = (run / "config.yaml").read_text()
-    assert "size: 40x24" in saved and "gray: true" in saved and "augment: audio" in saved
+    assert "size: 40x24" in saved and "gray: true" in saved and "augment: audio" in saved and "audio_norm: band" in saved
     assert json.loads((run / "metrics.json").read_text())["n"] > 0
     assert main(["predict", str(run), str(tmp_path / "d" / "low")]) == 0  # a folder of audio files
 
@@ -123,6 +151,10 @@ def test_audio_training_augments_each_epoch_and_evaluation_does_not(tmp_path):
 
 def test_audio_augmentation_defaults_on_and_video_presets_are_refused():
     assert resolve_defaults(RunConfig(), audio=True).augment == "audio"
+    assert resolve_defaults(RunConfig(), audio=True).audio_norm == "band"
+    assert RunConfig().spectrogram_norm == "peak"  # what a run saved before the setting existed used
+    with pytest.raises(VidseqError, match="audio_norm must be band or peak"):
+        RunConfig.from_dict({"audio_norm": "pcen"})
     off = resolve_defaults(RunConfig(augment="none"), audio=True)
     assert off.augment == "none" and resolve_defaults(off, audio=True).augment == "none"  # a resumed run stays off
     with pytest.raises(VidseqError, match="does not apply to audio"):

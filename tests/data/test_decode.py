@@ -126,3 +126,32 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
         out.mux(stream.encode())
     with pytest.raises(VideoDecodeError, match="no video stream"):
         probe(path)
+
+
+def test_kept_frame_converter_gives_the_pixels_of_a_fresh_one(numbered_video):
+    """One swscale context is kept per thread; readers of other sizes in between must not change a pixel."""
+    path = numbered_video(".mp4", n=60, gop=12, bframes=2)
+    with av.open(str(path)) as container:
+        decoded = list(container.decode(video=0))
+    for size, gray in [((32, 48), False), ((40, 40), True), ((32, 48), False)]:
+        reader = VideoReader(path, size=size, gray=gray)
+        plan = reader._plan
+        fresh = [plan.apply(decoded[i].reformat(width=plan.scaled_w, height=plan.scaled_h,
+                                                 format="gray" if gray else "rgb24").to_ndarray().reshape(
+                                                     plan.scaled_h, plan.scaled_w, -1)) for i in WANTED]
+        np.testing.assert_array_equal(reader.read(WANTED), np.stack(fresh))
+
+
+def _read_in_child(path) -> np.ndarray:
+    return VideoReader(path, size=(32, 48)).read(WANTED)
+
+
+def test_a_forked_loader_process_reads_after_the_parent_did(numbered_video):
+    """Keras' process workers fork: the child inherits the parent's kept frame converter."""
+    import multiprocessing
+
+    path = numbered_video(".avi", n=60, gop=12)
+    expected = VideoReader(path, size=(32, 48)).read(WANTED)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_read_in_child, (path,)).get(timeout=60)
+    np.testing.assert_array_equal(got, expected)

@@ -12,10 +12,13 @@ import av
 import numpy as np
 
 from vidseq.data.probe import open_video
-from vidseq.errors import VideoDecodeError
+from vidseq.errors import VideoDecodeError, VidseqError
 
 AUDIO_EXTENSIONS = frozenset(".wav .flac .ogg .mp3 .m4a .opus".split())
-DYNAMIC_RANGE_DB = 80.0
+DYNAMIC_RANGE_DB = 80.0  # a spectrogram image shows the loudest 80 dB of its clip
+SOUND_DB = 35.0  # the sound: from the first to the last column within 35 dB of the loudest
+BAND_RANGE_DB = 40.0  # a band-normalised image shows each band from 40 dB below to 40 dB above its mean
+AUDIO_NORMS = ("band", "peak")
 
 
 def is_audio(path: str | os.PathLike) -> bool:
@@ -89,8 +92,32 @@ def cut_windows(image: np.ndarray, steps: int, width: int) -> np.ndarray:
     return np.stack([image[:, s : s + width] for s in starts])[..., None]
 
 
+def sound_columns(image: np.ndarray) -> np.ndarray:
+    """A uint8 log-mel image cut to its sound: the first to the last column within SOUND_DB of its loudest."""
+    loud = np.flatnonzero(image.max(axis=0) >= int(image.max()) - SOUND_DB * 255 / DYNAMIC_RANGE_DB)
+    return image[:, loud[0] : loud[-1] + 1] if loud.size else image
+
+
+def normalise_bands(image: np.ndarray) -> np.ndarray:
+    """The image cut to its sound, each band shown relative to its mean level over the sound
+    (cepstral mean normalisation), 128 ± BAND_RANGE_DB mapped to 0..255: a louder take or another
+    microphone (a constant gain per band) gives the same image, and silence before or after is gone."""
+    db = sound_columns(image).astype(np.float32) * np.float32(DYNAMIC_RANGE_DB / 255)
+    relative = db - db.mean(axis=1, keepdims=True)
+    return np.clip(128 + relative * (127 / BAND_RANGE_DB), 0, 255).astype(np.uint8)
+
+
+def spectrogram_windows(image: np.ndarray, steps: int, width: int, norm: str = "band") -> np.ndarray:
+    """(steps, mels, width, 1) windows of a uint8 log-mel image: spread over its sound after
+    `normalise_bands` with norm="band", or over the whole image as it is with norm="peak"."""
+    if norm not in AUDIO_NORMS:
+        raise VidseqError(f"audio_norm={norm!r} is unknown; use one of {', '.join(AUDIO_NORMS)}.")
+    return cut_windows(normalise_bands(image) if norm == "band" else image, steps, width)
+
+
 def spectrogram_sequence(path: str | os.PathLike, steps: int = 8, size: tuple[int, int] = (40, 24),
-                         duration: float = 1.0, sample_rate: int = 8000, offset: float = 0.5) -> np.ndarray:
+                         duration: float = 1.0, sample_rate: int = 8000, offset: float = 0.5,
+                         norm: str = "band") -> np.ndarray:
     """uint8 (steps, mels, width, 1): `spectrogram_image` cut into `steps` windows of `width` columns."""
     mels, width = size
-    return cut_windows(spectrogram_image(path, mels, duration, sample_rate, offset), steps, width)
+    return spectrogram_windows(spectrogram_image(path, mels, duration, sample_rate, offset), steps, width, norm)

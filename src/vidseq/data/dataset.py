@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import keras
 import numpy as np
 
-from vidseq.data.audio import cut_windows, is_audio, read_audio, spectrogram_image
+from vidseq.data.audio import AUDIO_NORMS, is_audio, read_audio, spectrogram_image, spectrogram_windows
 from vidseq.data.augment import augment_clip, augment_spectrogram
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, Item
@@ -52,7 +52,9 @@ class ClipDataset(keras.utils.PyDataset):
     offsets. A file that fails to decode is quarantined: logged once, replaced in its batch by
     another item and listed in `report`; more than `max_bad` of the files failing is an error.
     `augment` names a clip-consistent image preset for video (augment.PRESETS) or a spectrogram
-    preset for audio files (augment.AUDIO_PRESETS), drawn anew per sample and epoch.
+    preset for audio files (augment.AUDIO_PRESETS), drawn anew per sample and epoch. An audio
+    file's windows are spread over its sound, each band relative to its mean (`audio_norm="band"`,
+    see audio.normalise_bands), or over its first second as it is (`"peak"`).
 
     Caching: decoded, resized frames are kept in `cache` (a ClipCache, or a byte budget such as
     "512MB"; `cache_dir` adds a disk store that later runs reuse), keyed by file identity (path,
@@ -93,6 +95,7 @@ class ClipDataset(keras.utils.PyDataset):
         workers: int = 2,
         use_multiprocessing: bool = False,
         max_queue_size: int = 10,
+        audio_norm: str = "band",
     ):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         if batch_size < 1 or views < 1:
@@ -101,6 +104,9 @@ class ClipDataset(keras.utils.PyDataset):
             raise VidseqError(f"short={short!r}: use 'repeat' (repeat frames evenly) or 'skip'.")
         if dtype not in ("float32", "uint8"):
             raise VidseqError(f"dtype={dtype!r}: use 'float32' (scaled to [0, 1]) or 'uint8'.")
+        if audio_norm not in AUDIO_NORMS:
+            raise VidseqError(f"audio_norm={audio_norm!r} is unknown; use one of {', '.join(AUDIO_NORMS)}.")
+        self.audio_norm = audio_norm
         self.modalities = (modality,) if isinstance(modality, str) else tuple(modality)
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown or not self.modalities:
@@ -271,7 +277,7 @@ class ClipDataset(keras.utils.PyDataset):
 
     def _audio(self, item_idx: int, augment_rng: np.random.Generator | None = None) -> np.ndarray:
         """An audio item as `frames` spectrogram windows sized `size` = (mel bands, columns); the
-        log-mel image is cached, and augmented (`augment_rng`) before it is cut."""
+        log-mel image is cached, and augmented (`augment_rng`) before it is normalised and cut."""
         mels, width = self.size
         key = (*self._identity[item_idx], "log-mel", mels)
         image = self.cache.get(key) if self.cache is not None else None
@@ -281,7 +287,7 @@ class ClipDataset(keras.utils.PyDataset):
                 self.cache.put(key, image)
         if augment_rng is not None:
             image = augment_spectrogram(image, augment_rng, self.augment)
-        return cut_windows(image, self.frames, width)
+        return spectrogram_windows(image, self.frames, width, self.audio_norm)
 
     def read(self, item_idx: int, indices: np.ndarray) -> np.ndarray:
         """uint8 frames `indices` of video item `item_idx`; each frame through the cache, the missing ones decoded in one pass."""
