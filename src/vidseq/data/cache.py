@@ -80,7 +80,7 @@ class ClipCache:
             buf = io.BytesIO()
             np.save(buf, clip, allow_pickle=False)
             try:
-                write_atomic(self._path(key), buf.getvalue())
+                write_atomic(self._path(key), buf.getvalue(), sync=False)
             except OSError as e:
                 log.warning("clip cache: cannot write to %s (%s); continuing without the disk store", self.directory, e)
         if memory:
