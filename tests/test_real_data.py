@@ -36,3 +36,16 @@ def test_a_sample_of_surv_fight_gives_exact_clips_and_ffprobe_counts():
 def test_every_surv_fight_file_gives_an_exact_8_frame_clip():
     for path, meta in _files(step=1):
         _check(path, meta)
+
+
+def test_fsdd_band_normalised_windows_all_hold_the_word():
+    """Peak-normalised windows of a short word end in silence; band-normalised ones are spread over the word."""
+    from vidseq.data.audio import spectrogram_sequence
+
+    files = sorted(shared("fsdd").glob("*/*_theo_0.wav"))  # the ten digits of one speaker
+    assert len(files) == 10
+    for path in files:
+        peak, band = spectrogram_sequence(path, norm="peak"), spectrogram_sequence(path)
+        assert band.shape == peak.shape == (8, 40, 24, 1)
+        assert peak[-1].max() == 0, f"{path.name}: the padded second should end in silence"
+        assert (band.reshape(8, -1).max(axis=1) > 160).all(), f"{path.name}: a band-normalised window without the word"
