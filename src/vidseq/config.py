@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from vidseq.data.audio import check_norm
 from vidseq.errors import VidseqError
 
 
@@ -99,8 +100,8 @@ class RunConfig:
             raise VidseqError("give --folds and --fold together (e.g. --folds 5 --fold 0).")
         if self.features not in ("auto", "on", "off"):
             raise VidseqError(f"features must be auto, on or off (got {self.features!r}).")
-        if self.audio_norm not in (None, "band", "peak"):
-            raise VidseqError(f"audio_norm must be band or peak (got {self.audio_norm!r}).")
+        if self.audio_norm is not None:
+            check_norm(self.audio_norm)
         if (self.train_list is None) != (self.test_list is None):
             raise VidseqError("give --train-list and --test-list together.")
 

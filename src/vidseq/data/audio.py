@@ -107,11 +107,17 @@ def normalise_bands(image: np.ndarray) -> np.ndarray:
     return np.clip(128 + relative * (127 / BAND_RANGE_DB), 0, 255).astype(np.uint8)
 
 
+def check_norm(norm: str) -> str:
+    """`norm` if it names an audio normalisation, else a clear error."""
+    if norm not in AUDIO_NORMS:
+        raise VidseqError(f"audio_norm must be {' or '.join(AUDIO_NORMS)} (got {norm!r}).")
+    return norm
+
+
 def spectrogram_windows(image: np.ndarray, steps: int, width: int, norm: str = "band") -> np.ndarray:
     """(steps, mels, width, 1) windows of a uint8 log-mel image: spread over its sound after
     `normalise_bands` with norm="band", or over the whole image as it is with norm="peak"."""
-    if norm not in AUDIO_NORMS:
-        raise VidseqError(f"audio_norm={norm!r} is unknown; use one of {', '.join(AUDIO_NORMS)}.")
+    check_norm(norm)
     return cut_windows(normalise_bands(image) if norm == "band" else image, steps, width)
 
 

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import keras
 import numpy as np
 
-from vidseq.data.audio import AUDIO_NORMS, is_audio, read_audio, spectrogram_image, spectrogram_windows
+from vidseq.data.audio import check_norm, is_audio, read_audio, spectrogram_image, spectrogram_windows
 from vidseq.data.augment import augment_clip, augment_spectrogram
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, Item
@@ -104,9 +104,7 @@ class ClipDataset(keras.utils.PyDataset):
             raise VidseqError(f"short={short!r}: use 'repeat' (repeat frames evenly) or 'skip'.")
         if dtype not in ("float32", "uint8"):
             raise VidseqError(f"dtype={dtype!r}: use 'float32' (scaled to [0, 1]) or 'uint8'.")
-        if audio_norm not in AUDIO_NORMS:
-            raise VidseqError(f"audio_norm={audio_norm!r} is unknown; use one of {', '.join(AUDIO_NORMS)}.")
-        self.audio_norm = audio_norm
+        self.audio_norm = check_norm(audio_norm)
         self.modalities = (modality,) if isinstance(modality, str) else tuple(modality)
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown or not self.modalities:

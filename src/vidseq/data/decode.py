@@ -20,14 +20,16 @@ from vidseq.errors import VideoDecodeError
 _local = threading.local()
 
 
-def reformatter() -> VideoReformatter:
-    """This thread's frame converter. `VideoFrame.reformat` builds a new swscale context (and its
-    slice threads) on every call: 1.4–3.7 ms a 320×240 frame, measured; a kept one reuses its
-    context while the sizes stay the same: 0.4 ms. Use it with threads=1: a kept context with
-    slice threads would hang in a forked loader process, which inherits it without its threads."""
+def convert(frame: av.VideoFrame, width: int, height: int, format: str) -> np.ndarray:
+    """`frame` resized and converted to `format` as an array, through this thread's kept converter.
+
+    `VideoFrame.reformat` builds a new swscale context (and its slice threads) on every call:
+    1.4–3.7 ms a 320×240 frame, measured; a kept one reuses its context while the sizes stay the
+    same: 0.4 ms. It is single-threaded: a kept context with slice threads would hang in a forked
+    loader process, which inherits it without its threads."""
     if not hasattr(_local, "reformatter"):
         _local.reformatter = VideoReformatter()
-    return _local.reformatter
+    return _local.reformatter.reformat(frame, width=width, height=height, format=format, threads=1).to_ndarray()
 
 
 class VideoReader:
@@ -130,7 +132,7 @@ class VideoReader:
     def _convert(self, frame: av.VideoFrame) -> np.ndarray:
         plan = self._plan
         fmt = "gray" if self.gray else "rgb24"
-        img = reformatter().reformat(frame, width=plan.scaled_w, height=plan.scaled_h, format=fmt, threads=1).to_ndarray()
+        img = convert(frame, plan.scaled_w, plan.scaled_h, fmt)
         if img.ndim == 2:
             img = img[:, :, None]
         return np.ascontiguousarray(plan.apply(img))

@@ -15,7 +15,7 @@ import av
 import numpy as np
 
 from vidseq.data.catalog import VIDEO_EXTENSIONS
-from vidseq.data.decode import reformatter
+from vidseq.data.decode import convert
 from vidseq.data.probe import open_video
 from vidseq.errors import VidseqError
 
@@ -112,7 +112,7 @@ def _resample(source, stream_in, sink, stream, fps: float, width: int, height: i
         while last is not None and emitted / fps < t - start - 1e-6:
             sink.mux(stream.encode(_retimed(last, emitted)))
             emitted += 1
-        last = reformatter().reformat(frame, width=width, height=height, format="yuv420p", threads=1).to_ndarray()
+        last = convert(frame, width, height, "yuv420p")
     if last is None:
         raise VidseqError("has no decodable video frames")
     duration = (t - start) + 1.0 / float(stream_in.average_rate or fps)
