@@ -93,6 +93,7 @@ def test_show_draws_a_grid(motion_data, tmp_path, capsys):
     (["train", "{data}", "--out", "{tmp}/r", "--frames", "0"], "frames must be at least 1"),
     (["train", "{data}", "--out", "{tmp}/r", "--folds", "5"], "--folds and --fold together"),
     (["train", "{data}", "--out", "{tmp}/r", "--model-option", "width"], "key=value"),
+    (["train", "{data}", "--out", "{tmp}/r", "--mixup", "-1"], "mixup must be 0 (none) or an alpha > 0"),
     (["evaluate", "{tmp}"], "not a finished run"),
     (["predict", "{tmp}", "{data}"], "not a finished run"),
 ])

@@ -24,6 +24,7 @@ _TRAIN_FLAGS = {  # flag → (RunConfig field, type)
     "--workers": ("workers", int), "--cache": ("cache", str), "--cache-dir": ("cache_dir", str), "--pool": ("pool", int), "--augment": ("augment", str),
     "--early-stopping": ("early_stopping", int), "--jit-compile": ("jit_compile", str), "--max-bad": ("max_bad", float),
     "--features": ("features", str), "--audio-norm": ("audio_norm", str),
+    "--mixup": ("mixup", float),
 }
 
 

@@ -45,6 +45,7 @@ class RunConfig:
     cache_dir: str | None = None
     pool: int = 3
     augment: str | None = None
+    mixup: float | None = None  # None: 0 (none) for video, the audio default for audio
     audio_norm: str | None = None  # audio: "band" (the default) or "peak"; absent in runs saved before it existed
     class_weights: bool = False
     early_stopping: int | None = None
@@ -102,6 +103,8 @@ class RunConfig:
             raise VidseqError(f"features must be auto, on or off (got {self.features!r}).")
         if self.audio_norm is not None:
             check_norm(self.audio_norm)
+        if self.mixup is not None and self.mixup < 0:
+            raise VidseqError(f"mixup must be 0 (none) or an alpha > 0 such as 0.3 (got {self.mixup}).")
         if (self.train_list is None) != (self.test_list is None):
             raise VidseqError("give --train-list and --test-list together.")
 

@@ -16,7 +16,7 @@ from vidseq.data.audio import (log_mel, mel_filterbank, normalise_bands, read_au
                                spectrogram_sequence)
 from vidseq.data.augment import augment_spectrogram
 from vidseq.errors import VidseqError
-from vidseq.training import resolve_defaults
+from vidseq.training import dataset_for, resolve_defaults
 
 RATE = 8000
 
@@ -147,6 +147,19 @@ def test_audio_training_augments_each_epoch_and_evaluation_does_not(tmp_path):
     plain.set_epoch(1)
     expected = np.stack([spectrogram_sequence(item.path, steps=4, size=(40, 24)) for item in cat]) / 255.0
     np.testing.assert_allclose(plain[0][0], expected, atol=1e-6)
+
+
+def test_audio_defaults_mix_up_training_batches_only(tmp_path):
+    for k in range(4):
+        tone(tmp_path / "d" / ("a" if k % 2 else "b") / f"{k}.wav", 500 + 200 * k, seconds=0.3)
+    cat = Catalog.from_folder(tmp_path / "d")
+    cfg = resolve_defaults(RunConfig(data=str(tmp_path / "d"), batch=4), audio=True)
+    assert cfg.mixup == 0.3 and cfg.model_options == {"width": 0.5, "head": [128]}
+    assert dataset_for(cfg, cat, training=True).mixup == 0.3 and dataset_for(cfg, cat, training=False).mixup == 0
+    _, y = dataset_for(cfg, cat, training=True)[0]
+    assert (y.max(1) < 1).any() and np.allclose(y.sum(1), 1)
+    assert resolve_defaults(RunConfig(mixup=0), audio=True).mixup == 0
+    assert resolve_defaults(RunConfig(), audio=False).mixup == 0
 
 
 def test_audio_augmentation_defaults_on_and_video_presets_are_refused():

@@ -11,6 +11,7 @@ import pytest
 from vidseq import Catalog, ClipDataset, VidseqError
 from vidseq.data.augment import augment_clip
 from vidseq.data.cache import ClipCache
+from vidseq.data.transforms import unit_scale
 
 
 def test_batches_are_shaped_scaled_and_keep_the_last_partial_batch(motion_data):
@@ -91,6 +92,34 @@ def test_cache_hits_are_bit_identical_and_evict_under_the_budget(motion_data):
     b = small[0][0]
     assert small.cache.hits == hits + 8 and np.array_equal(a, b)
     assert np.array_equal(first[:2], a)
+
+
+def test_unit_scale_gives_the_values_of_a_division_by_255():
+    pixels = np.arange(256, dtype=np.uint8).reshape(4, 8, 8)
+    out = unit_scale(pixels)
+    assert out.dtype == np.float32 and out.shape == pixels.shape and out.max() == 1.0
+    np.testing.assert_array_equal(out, pixels.astype(np.float32) / 255.0)
+
+
+def test_mixup_blends_clips_and_labels_of_a_batch_with_one_weight_each(motion_data):
+    cat = Catalog.from_folder(motion_data)
+    settings = dict(frames=4, size=(24, 32), batch_size=12, shuffle=True, random_frames=False, cache=None, workers=1)
+    (x, y), (mx, my) = ClipDataset(cat, **settings)[0], ClipDataset(cat, mixup=0.4, **settings)[0]
+    np.testing.assert_allclose(my.sum(1), 1, rtol=1e-6)
+    assert ((my > 0).sum(1) <= 2).all() and (my.max(1) < 1).any()  # each a blend of at most two labels
+    labels = y.argmax(1)
+    blended = [k for k in range(len(y)) if (my[k] > 0).sum() == 2]
+    assert len(blended) >= len(y) // 3
+    for k in blended:  # w·itself + (1 − w)·a clip of the other label in the batch
+        w, other = my[k, labels[k]], [c for c in np.flatnonzero(my[k]) if c != labels[k]][0]
+        assert any(np.allclose(mx[k], w * x[k] + (1 - w) * x[p], atol=1e-5) for p in np.flatnonzero(labels == other))
+
+
+def test_mixup_needs_one_hot_float_batches(motion_data):
+    cat = Catalog.from_folder(motion_data)
+    for bad in (dict(mixup=0.3, one_hot=False), dict(mixup=0.3, dtype="uint8"), dict(mixup=-1.0)):
+        with pytest.raises(VidseqError, match="mixup"):
+            ClipDataset(cat, frames=4, size=32, **bad)
 
 
 def test_augmentation_is_identical_across_frames_and_differs_between_clips():

@@ -55,6 +55,8 @@ def test_features_are_reused_from_disk_and_keyed_by_the_weights(motion_data, fro
 def test_features_refuse_augmentation_motion_and_trainable_cnns(motion_data, frozen_model):
     with pytest.raises(VidseqError, match="augmentation"):
         FeatureDataset(_clips(motion_data, augment="light"), frame_cnn(frozen_model))
+    with pytest.raises(VidseqError, match="mixup blends"):
+        FeatureDataset(_clips(motion_data, mixup=0.3), frame_cnn(frozen_model))
     with pytest.raises(VidseqError, match="modality flow"):
         FeatureDataset(_clips(motion_data, modality="flow"), frame_cnn(frozen_model))
     trainable = build_model("convnet-gru", SHAPE, 4, width=0.125, head=[8])

@@ -14,14 +14,14 @@ import keras
 import numpy as np
 
 from vidseq.data.audio import check_norm, is_audio, read_audio, spectrogram_image, spectrogram_windows
-from vidseq.data.augment import augment_clip, augment_spectrogram
+from vidseq.data.augment import augment_clip, augment_spectrogram, mixup
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, Item
 from vidseq.data.decode import VideoReader
 from vidseq.data.motion import MODALITIES, MOTION, as_modality
 from vidseq.data.probe import VideoInfo, probe
 from vidseq.data.sampling import Sampler, get_sampler
-from vidseq.data.transforms import parse_size
+from vidseq.data.transforms import parse_size, unit_scale
 from vidseq.errors import VideoDecodeError, VidseqError
 
 log = logging.getLogger("vidseq")
@@ -52,7 +52,9 @@ class ClipDataset(keras.utils.PyDataset):
     offsets. A file that fails to decode is quarantined: logged once, replaced in its batch by
     another item and listed in `report`; more than `max_bad` of the files failing is an error.
     `augment` names a clip-consistent image preset for video (augment.PRESETS) or a spectrogram
-    preset for audio files (augment.AUDIO_PRESETS), drawn anew per sample and epoch. An audio
+    preset for audio files (augment.AUDIO_PRESETS), drawn anew per sample and epoch; `mixup` > 0
+    blends each training sample with another of its batch (augment.mixup, Beta(mixup, mixup)
+    weights, labels alike; one-hot float32 batches only). An audio
     file's windows are spread over its sound, each band relative to its mean (`audio_norm="band"`,
     see audio.normalise_bands), or over its first second as it is (`"peak"`).
 
@@ -96,6 +98,7 @@ class ClipDataset(keras.utils.PyDataset):
         use_multiprocessing: bool = False,
         max_queue_size: int = 10,
         audio_norm: str = "band",
+        mixup: float = 0.0,
     ):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         if batch_size < 1 or views < 1:
@@ -104,7 +107,10 @@ class ClipDataset(keras.utils.PyDataset):
             raise VidseqError(f"short={short!r}: use 'repeat' (repeat frames evenly) or 'skip'.")
         if dtype not in ("float32", "uint8"):
             raise VidseqError(f"dtype={dtype!r}: use 'float32' (scaled to [0, 1]) or 'uint8'.")
+        if mixup < 0 or (mixup and (not one_hot or dtype != "float32")):
+            raise VidseqError(f"mixup={mixup!r}: give an alpha > 0 (e.g. 0.3) with one-hot float32 batches, or 0 for none.")
         self.audio_norm = check_norm(audio_norm)
+        self.mixup = mixup
         self.modalities = (modality,) if isinstance(modality, str) else tuple(modality)
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown or not self.modalities:
@@ -204,10 +210,13 @@ class ClipDataset(keras.utils.PyDataset):
             s, clip = self.load_or_substitute(s)
             clips.append(self.streams(clip))
             chosen.append(s)
-        scale = (lambda a: a.astype(np.float32) / 255.0) if self.dtype == "float32" else (lambda a: a)
+        scale = unit_scale if self.dtype == "float32" else (lambda a: a)
         x = {m: scale(np.stack([c[m] for c in clips])) for m in self.modalities}
         x = x[self.modalities[0]] if len(x) == 1 else x
-        return (x,) if self.catalog is None else (x, self.targets(chosen))
+        if self.catalog is None:
+            return (x,)
+        y = self.targets(chosen)
+        return mixup(x, y, np.random.default_rng((self.seed, self.epoch, index, 2)), self.mixup) if self.mixup else (x, y)
 
     def batch_samples(self, index: int) -> list[int]:
         """The samples of batch `index` in this epoch's order."""

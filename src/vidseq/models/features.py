@@ -20,6 +20,7 @@ import numpy as np
 
 from vidseq.data.cache import ClipCache
 from vidseq.data.dataset import ClipDataset
+from vidseq.data.transforms import unit_scale
 from vidseq.errors import VideoDecodeError, VidseqError
 
 log = logging.getLogger("vidseq")
@@ -50,6 +51,8 @@ def features_refusal(clips: ClipDataset, cnn: keras.Model | None) -> str | None:
         return "the model has no frozen per-frame CNN"
     if clips.augment:
         return "augmentation changes the pixels every epoch"
+    if clips.mixup:
+        return "mixup blends the clips of each batch"
     if clips.modalities not in (("rgb",), ("gray",)):
         return f"modality {'+'.join(clips.modalities)} is computed between frames"
     if clips.random_frames and not clips.pool:
@@ -128,7 +131,7 @@ class FeatureDataset(keras.utils.PyDataset):
             self._features[item] = cached
             return 0
         pixels = self.clips.read(item, indices)
-        out = [keras.ops.convert_to_numpy(self.cnn(pixels[i : i + self.chunk].astype(np.float32) / 255.0, training=False))
+        out = [keras.ops.convert_to_numpy(self.cnn(unit_scale(pixels[i : i + self.chunk]), training=False))
                for i in range(0, len(pixels), self.chunk)]
         self._features[item] = np.concatenate(out).astype(np.float32)
         if self.cache is not None:
