@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from vidseq.data.audio import check_norm
+from vidseq.data.augment import check_mixup
 from vidseq.errors import VidseqError
 
 
@@ -103,8 +104,8 @@ class RunConfig:
             raise VidseqError(f"features must be auto, on or off (got {self.features!r}).")
         if self.audio_norm is not None:
             check_norm(self.audio_norm)
-        if self.mixup is not None and self.mixup < 0:
-            raise VidseqError(f"mixup must be 0 (none) or an alpha > 0 such as 0.3 (got {self.mixup}).")
+        if self.mixup is not None:
+            check_mixup(self.mixup)
         if (self.train_list is None) != (self.test_list is None):
             raise VidseqError("give --train-list and --test-list together.")
 

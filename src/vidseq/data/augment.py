@@ -74,6 +74,13 @@ def augment_spectrogram(image: np.ndarray, rng: np.random.Generator, preset: boo
     return out
 
 
+def check_mixup(alpha: float) -> float:
+    """`alpha` if it is a mixup strength (0: none), else a clear error."""
+    if alpha < 0:
+        raise VidseqError(f"mixup must be 0 (none) or an alpha > 0 such as 0.3 (got {alpha}).")
+    return alpha
+
+
 def mixup(x: np.ndarray | dict[str, np.ndarray], y: np.ndarray, rng: np.random.Generator,
           alpha: float) -> tuple[np.ndarray | dict[str, np.ndarray], np.ndarray]:
     """Mixup (Zhang et al. 2018): each sample of a float batch blended with another sample of the

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from vidseq.data.audio import check_norm, is_audio, read_audio, spectrogram_image, spectrogram_windows
-from vidseq.data.augment import augment_clip, augment_spectrogram, mixup
+from vidseq.data.augment import augment_clip, augment_spectrogram, check_mixup, mixup
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, Item
 from vidseq.data.decode import VideoReader
@@ -107,10 +107,10 @@ class ClipDataset(keras.utils.PyDataset):
             raise VidseqError(f"short={short!r}: use 'repeat' (repeat frames evenly) or 'skip'.")
         if dtype not in ("float32", "uint8"):
             raise VidseqError(f"dtype={dtype!r}: use 'float32' (scaled to [0, 1]) or 'uint8'.")
-        if mixup < 0 or (mixup and (not one_hot or dtype != "float32")):
-            raise VidseqError(f"mixup={mixup!r}: give an alpha > 0 (e.g. 0.3) with one-hot float32 batches, or 0 for none.")
+        self.mixup = check_mixup(mixup)
+        if mixup and (not one_hot or dtype != "float32"):
+            raise VidseqError(f"mixup={mixup!r} blends labels and pixels: it needs one_hot=True and dtype='float32'.")
         self.audio_norm = check_norm(audio_norm)
-        self.mixup = mixup
         self.modalities = (modality,) if isinstance(modality, str) else tuple(modality)
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown or not self.modalities:
