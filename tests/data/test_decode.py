@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import frame_number, numbered_frames
 from vidseq import VideoDecodeError, VideoReader, probe, read_clip
+from vidseq.data import probe as probe_module
+from vidseq.data.synthetic import write_video
 
 CODECS = [  # (container, gop, B-frames): short and long GOP, with and without B-frames
     (".avi", 12, 0),
@@ -37,6 +39,46 @@ def test_probe_counts_real_frames_and_keyframes(numbered_video, ext, gop, bframe
     assert (info.width, info.height) == (96, 64)
     assert info.fps == pytest.approx(25, rel=0.02)
     assert info.duration == pytest.approx(2.4, rel=0.02)
+
+
+def _probe_by_demuxing(path, monkeypatch):
+    """The probe of `path` with the index ignored: every packet demuxed."""
+    with monkeypatch.context() as m:
+        m.setattr(probe_module, "_indexed", lambda *args: None)
+        return probe(path, cache=False)
+
+
+@pytest.mark.parametrize("ext,gop,bframes,indexed", [(".avi", 12, 0, True), (".mp4", 12, 0, True),
+                                                     *[(*codec, False) for codec in CODECS[1:]]])
+def test_probe_reads_the_index_only_where_it_equals_demuxing(numbered_video, monkeypatch, ext, gop, bframes, indexed):
+    """AVI and MP4 without B-frames are probed from the demuxer's index; the rest by demuxing; same result."""
+    path = numbered_video(ext, n=60, gop=gop, bframes=bframes)
+    checked = []
+    monkeypatch.setattr(probe_module, "_last_gop_agrees", lambda *a, f=probe_module._last_gop_agrees: checked.append(f(*a)) or checked[-1])
+    info = probe(path, cache=False)
+    assert checked == ([True] if indexed else [])  # other formats and B-frames: no index read at all
+    assert info == _probe_by_demuxing(path, monkeypatch)
+
+
+def test_avi_without_its_index_is_counted_by_demuxing(numbered_video, tmp_path, monkeypatch):
+    data = bytearray(numbered_video(".avi", n=60, gop=12).read_bytes())
+    at = data.rindex(b"idx1")
+    data[at : at + 4] = b"JUNK"  # the demuxer now knows only the packets it read while opening
+    path = tmp_path / "noindex.avi"
+    path.write_bytes(bytes(data))
+    info = probe(path, cache=False)
+    assert info.frames == 60 and info == _probe_by_demuxing(path, monkeypatch)
+    assert [frame_number(f) for f in VideoReader(path).read(WANTED)] == WANTED
+
+
+def test_index_past_the_end_of_a_truncated_mp4_is_not_trusted(numbered_video, tmp_path, monkeypatch):
+    """With the index at the front (faststart), the index of a file cut short lists frames it no longer has."""
+    whole = write_video(tmp_path / "front.mp4", numbered_frames(60), container_options={"movflags": "faststart"})
+    data = whole.read_bytes()
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    info = probe(path, cache=False)
+    assert info.frames < 60 and info == _probe_by_demuxing(path, monkeypatch)
 
 
 def test_variable_frame_rate_is_read_by_frame_order_not_time(tmp_path):
@@ -136,7 +178,7 @@ def test_kept_frame_converter_gives_the_pixels_of_a_fresh_one(numbered_video):
     for size, gray in [((32, 48), False), ((40, 40), True), ((32, 48), False)]:
         reader = VideoReader(path, size=size, gray=gray)
         plan = reader._plan
-        fresh = [plan.apply(decoded[i].reformat(width=plan.scaled_w, height=plan.scaled_h,
+        fresh = [plan.apply(decoded[i].reformat(width=plan.scaled_w, height=plan.scaled_h, interpolation="AREA",
                                                  format="gray" if gray else "rgb24").to_ndarray().reshape(
                                                      plan.scaled_h, plan.scaled_w, -1)) for i in WANTED]
         np.testing.assert_array_equal(reader.read(WANTED), np.stack(fresh))

@@ -17,7 +17,7 @@ from vidseq.data.audio import check_norm, is_audio, read_audio, spectrogram_imag
 from vidseq.data.augment import augment_clip, augment_spectrogram, check_mixup, mixup
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, Item
-from vidseq.data.decode import VideoReader
+from vidseq.data.decode import RESAMPLING, VideoReader
 from vidseq.data.motion import MODALITIES, MOTION, as_modality
 from vidseq.data.probe import VideoInfo, probe
 from vidseq.data.sampling import Sampler, get_sampler
@@ -195,6 +195,11 @@ class ClipDataset(keras.utils.PyDataset):
         """(path, size, mtime) of an item: the start of its cache keys."""
         return self._identity[item_idx]
 
+    @property
+    def frame_format(self) -> tuple:
+        """(size, resize, gray, resampling): how decoded frames are made; part of every cache key."""
+        return self.size, self.resize, self.gray, RESAMPLING
+
     def is_quarantined(self, item_idx: int) -> bool:
         """Whether item `item_idx` failed and is no longer used."""
         return item_idx in self._bad
@@ -301,7 +306,7 @@ class ClipDataset(keras.utils.PyDataset):
         info = self._infos[item_idx]
         if self.cache is None:
             return VideoReader(info.path, self.size, self.resize, self.gray, info=info).read(indices)
-        keys = {int(i): (*self._identity[item_idx], int(i), self.size, self.resize, self.gray) for i in indices}
+        keys = {int(i): (*self._identity[item_idx], int(i), *self.frame_format) for i in indices}
         frames = {i: self.cache.get(k) for i, k in keys.items()}
         missing = sorted(i for i, f in frames.items() if f is None)
         if missing:

@@ -18,6 +18,7 @@ from vidseq.io import cache_home, write_atomic
 
 log = logging.getLogger("vidseq")
 _PROBE_VERSION = 1
+_INDEXED = {"avi", "mov", "mp4"}  # demuxers whose index lists every packet
 
 
 @dataclass
@@ -115,13 +116,14 @@ def _measure(path: str) -> VideoInfo:
             if not container.streams.video:
                 raise VideoDecodeError(path, "has no video stream")
             stream = container.streams.video[0]
-            pts, key_pts = [], []
-            for packet in container.demux(stream):
-                if packet.size == 0:
-                    continue
-                pts.append(packet.pts)
-                if packet.is_keyframe:
-                    key_pts.append(packet.pts)
+            packets = _indexed(container, stream)
+            if packets is None:
+                packets = _demuxed(container)
+            elif not _last_gop_agrees(container, stream, packets):  # a partial index: demux it all
+                with open_video(path) as again:
+                    packets = _demuxed(again)
+            pts = [p for p, _ in packets]
+            key_pts = [p for p, key in packets if key]
             ctx = stream.codec_context
             width, height, codec = ctx.width, ctx.height, ctx.name
             header = stream.frames or None
@@ -149,6 +151,39 @@ def _measure(path: str) -> VideoInfo:
         log.debug("%s: header says %d frames, demuxing found %d", path, header, n)
     return VideoInfo(path, n, fps, duration, width, height, codec, header, keyframes,
                       tuple(order) if exact else None, time_base)
+
+
+def _demuxed(container) -> list[tuple[int | None, bool]]:
+    """(pts, keyframe) of every non-empty packet of the first video stream, from where the container is."""
+    return [(p.pts, p.is_keyframe) for p in container.demux(container.streams.video[0]) if p.size]
+
+
+def _indexed(container, stream) -> list[tuple[int, bool]] | None:
+    """(pts, keyframe) of every packet from the index the AVI and MP4 demuxers read at open, or None
+    where it cannot stand for demuxing: another format, B-frames (the index holds decoding times),
+    discarded entries, or a last keyframe in the first half (checking its GOP, see
+    `_last_gop_agrees`, would demux most of the file). Reading the index: 0.4 ms against 0.75 ms
+    for demuxing a 3–12 s AVI, 1.2 against 1.8 ms for an MP4, measured."""
+    if not set(container.format.name.split(",")) & _INDEXED or stream.codec_context.has_b_frames:
+        return None
+    entries = [e for e in stream.index_entries if e.size]
+    if not entries or any(e.is_discard for e in entries):
+        return None
+    packets = [(e.timestamp, e.is_keyframe) for e in entries]
+    return packets if 2 * _last_keyframe(packets) >= len(packets) else None
+
+
+def _last_keyframe(packets: list[tuple[int, bool]]) -> int:
+    """Position of the last keyframe in `packets` (0 when none is marked)."""
+    return max((i for i, (_, key) in enumerate(packets) if key), default=0)
+
+
+def _last_gop_agrees(container, stream, packets: list[tuple[int, bool]]) -> bool:
+    """Whether demuxing from the last keyframe gives exactly the index's last packets: a partial
+    index, a file cut short, or timestamps that are not presentation times would not."""
+    last = _last_keyframe(packets)
+    container.seek(packets[last][0], stream=stream, backward=True, any_frame=False)
+    return _demuxed(container) == packets[last:]
 
 
 def _reason(e: Exception) -> str:

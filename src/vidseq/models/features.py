@@ -124,8 +124,8 @@ class FeatureDataset(keras.utils.PyDataset):
     def _extract(self, item: int) -> int:
         """Features of an item's frames, from the cache or computed; returns the frames computed."""
         indices = self._frames[item]
-        key = (*self.clips.identity(item), "features", self.fingerprint, self.clips.size, self.clips.resize,
-               self.clips.gray, hashlib.sha1(indices.tobytes()).hexdigest())
+        key = (*self.clips.identity(item), "features", self.fingerprint, *self.clips.frame_format,
+               hashlib.sha1(indices.tobytes()).hexdigest())
         cached = self.cache.get(key) if self.cache is not None else None
         if cached is not None:
             self._features[item] = cached
