@@ -60,10 +60,10 @@ class ClipDataset(keras.utils.PyDataset):
 
     Caching: decoded, resized frames are kept in `cache` (a ClipCache, or a byte budget such as
     "512MB"; `cache_dir` adds a disk store that later runs reuse), keyed by file identity (path,
-    size, mtime), frame index, size and colour mode; a clip decodes only its frames that are not
-    cached yet. With `pool` > 0 a training clip draws each segment's frame from `pool` fixed
-    candidates, so after a few epochs every draw is a cache hit and the sampling stays random;
-    with `pool=0` frames are drawn from the whole segment.
+    size, mtime), frame index and `frame_format` (size, resize mode, colour mode, resize filter);
+    a clip decodes only its frames that are not cached yet. With `pool` > 0 a training clip draws
+    each segment's frame from `pool` fixed candidates, so after a few epochs every draw is a cache
+    hit and the sampling stays random; with `pool=0` frames are drawn from the whole segment.
 
     `modality` picks what a clip shows: "rgb", "gray", "flow" (Farneback dx, dy between
     consecutive sampled frames), "diff" (absolute difference), "flow-mask", "diff-mask"; motion

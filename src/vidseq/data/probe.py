@@ -180,9 +180,12 @@ def _last_keyframe(packets: list[tuple[int, bool]]) -> int:
 
 def _last_gop_agrees(container, stream, packets: list[tuple[int, bool]]) -> bool:
     """Whether demuxing from the last keyframe gives exactly the index's last packets: a partial
-    index, a file cut short, or timestamps that are not presentation times would not."""
+    index, a file cut short, timestamps that are not presentation times, or a failed seek would not."""
     last = _last_keyframe(packets)
-    container.seek(packets[last][0], stream=stream, backward=True, any_frame=False)
+    try:
+        container.seek(packets[last][0], stream=stream, backward=True, any_frame=False)
+    except av.FFmpegError:  # demuxing from the start may still read it
+        return False
     return _demuxed(container) == packets[last:]
 
 
