@@ -28,10 +28,10 @@ def convert(frame: av.VideoFrame, width: int, height: int, format: str) -> np.nd
 
     `VideoFrame.reformat` builds a new swscale context (and its slice threads) on every call:
     1.4–3.7 ms a 320×240 frame, measured; a kept one reuses its context while the sizes stay the
-    same: 0.3 ms. It is single-threaded: a kept context with slice threads would hang in a forked
-    loader process, which inherits it without its threads. The area filter takes 0.16 ms where
-    swscale's default bilinear takes 0.27 ms (320×240 to 149×112), and comes closer to an area
-    average of the RGB frame (mean difference 1.2 grey levels against 2.3, measured on surv_fight)."""
+    same: 0.4 ms (both bilinear). It is single-threaded: a kept context with slice threads would
+    hang in a forked loader process, which inherits it without its threads. The area filter takes
+    0.16 ms where swscale's default bilinear takes 0.27 ms (320×240 to 149×112), and comes closer
+    to an area average of the RGB frame (mean difference 1.2 grey levels against 2.3, surv_fight)."""
     if not hasattr(_local, "reformatter"):
         _local.reformatter = VideoReformatter()
     return _local.reformatter.reformat(frame, width=width, height=height, format=format,
