@@ -29,10 +29,10 @@ def test_disk_store_survives_a_new_process_and_is_bit_identical(motion_data, tmp
 
 def test_frames_cached_with_another_resize_filter_are_decoded_again(motion_data, tmp_path, monkeypatch):
     """A disk store written by a version that resized with another filter never serves its pixels."""
-    import vidseq.data.dataset as dataset_module
+    import vidseq.data.decode as decode_module
 
     cat = Catalog.from_folder(motion_data)
-    monkeypatch.setattr(dataset_module, "RESAMPLING", "bilinear")
+    monkeypatch.setattr(decode_module, "RESAMPLING", "bilinear")
     ClipDataset(cat, frames=4, size=16, batch_size=24, shuffle=False, cache="64MB", cache_dir=str(tmp_path))[0]
     monkeypatch.undo()
     fresh = ClipCache("64MB", tmp_path)

@@ -17,7 +17,8 @@ from vidseq.data.audio import check_norm, is_audio, read_audio, spectrogram_imag
 from vidseq.data.augment import augment_clip, augment_spectrogram, check_mixup, mixup
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog, Item
-from vidseq.data.decode import RESAMPLING, VideoReader
+from vidseq.data import decode
+from vidseq.data.decode import VideoReader
 from vidseq.data.motion import MODALITIES, MOTION, as_modality
 from vidseq.data.probe import VideoInfo, probe
 from vidseq.data.sampling import Sampler, get_sampler
@@ -198,7 +199,7 @@ class ClipDataset(keras.utils.PyDataset):
     @property
     def frame_format(self) -> tuple:
         """(size, resize, gray, resampling): how decoded frames are made; part of every cache key."""
-        return self.size, self.resize, self.gray, RESAMPLING
+        return self.size, self.resize, self.gray, decode.RESAMPLING
 
     def is_quarantined(self, item_idx: int) -> bool:
         """Whether item `item_idx` failed and is no longer used."""
