@@ -81,6 +81,53 @@ def test_index_past_the_end_of_a_truncated_mp4_is_not_trusted(numbered_video, tm
     assert info.frames < 60 and info == _probe_by_demuxing(path, monkeypatch)
 
 
+@pytest.mark.parametrize("ext,codec,bframes", [(".avi", "libx264", 3), (".avi", "mpeg4", 2), (".ts", "libx264", 3),
+                                                (".mpg", "mpeg2video", 2)])
+def test_frames_are_the_decoders_output_order_where_timestamps_do_not_tell(tmp_path, ext, codec, bframes):
+    """AVI holds no presentation times (its pts count packets in decoding order); MPEG-TS/PS seek by
+    byte position. Both must still give exactly the frames asked for, and count every frame."""
+    path = write_video(tmp_path / f"v{ext}", numbered_frames(60), codec=codec, gop=12, bframes=bframes)
+    info = probe(path, cache=False)
+    assert info.frames == 60
+    assert [frame_number(f) for f in VideoReader(path).read(WANTED)] == WANTED
+    assert [frame_number(f) for f in VideoReader(path).read([59, 58, 24, 12, 11, 36])] == [59, 58, 24, 12, 11, 36]
+
+
+def test_h264_in_avi_with_b_frames_is_counted_by_decoding_and_seeks_to_closed_gops(tmp_path):
+    path = write_video(tmp_path / "h264.avi", numbered_frames(60), codec="libx264", gop=12, bframes=3)
+    info = probe(path, cache=False)
+    assert info.decoded and info.keyframes == (0, 12, 24, 36, 48)
+    assert info.times() == pytest.approx([i / 25 for i in range(60)])  # its pts are not times
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_display_rotation_gives_upright_frames_and_the_displayed_size(tmp_path, rotation):
+    path = write_video(tmp_path / f"r{rotation}.mp4", numbered_frames(30), rotation=rotation)
+    info = probe(path, cache=False)
+    assert info.rotation == rotation
+    assert (info.width, info.height) == ((64, 96) if rotation in (90, 270) else (96, 64))
+    frames = VideoReader(path).read([0, 7, 29])
+    assert frames.shape == (3, info.height, info.width, 3)
+    assert [frame_number(np.rot90(f, -rotation // 90)) for f in frames] == [0, 7, 29]
+    assert read_clip(path, frames=4, size=(48, 32)).shape == (4, 48, 32, 3)
+
+
+def test_non_square_pixels_are_shown_at_the_displayed_aspect(tmp_path):
+    path = tmp_path / "anamorphic.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(2, 1)
+        for rgb in numbered_frames(10):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(stream.encode())
+    info = probe(path, cache=False)
+    assert (info.width, info.height, info.coded_width) == (192, 64, 96)
+    frame = VideoReader(path).read([5])[0]
+    assert frame.shape == (64, 192, 3)
+    assert frame_number(frame) == 5  # the stripes are stretched, not cut
+
+
 def test_variable_frame_rate_is_read_by_frame_order_not_time(tmp_path):
     path = tmp_path / "vfr.mkv"
     pts_ms = np.cumsum([0] + [10, 90, 40, 200, 20] * 6)[:30]  # irregular gaps

@@ -17,8 +17,9 @@ _CONTAINER_CODEC = {".mp4": "libx264", ".mkv": "libx264", ".avi": "mpeg4", ".web
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 25,
                 codec: str | None = None, gop: int = 12, bframes: int = 0, quality: int = 23,
-                pix_fmt: str = "yuv420p", container_options: dict | None = None) -> Path:
-    """Encode uint8 RGB frames (H, W, 3; even H and W for yuv420p) to a real video file with PyAV."""
+                pix_fmt: str = "yuv420p", container_options: dict | None = None, rotation: int = 0) -> Path:
+    """Encode uint8 RGB frames (H, W, 3; even H and W for yuv420p) to a real video file with PyAV;
+    `rotation` (counter-clockwise degrees) is written as the stream's display matrix."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     codec = codec or _CONTAINER_CODEC.get(out.suffix.lower(), "libx264")
@@ -28,13 +29,15 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
         stream.codec_context.gop_size = gop
         if codec == "libx264":
             stream.options = {"crf": str(quality), "bf": str(bframes), "keyint_min": str(min(gop, 25)), "sc_threshold": "0"}
-        elif codec == "mpeg4":
+        elif codec in ("mpeg4", "mpeg2video"):
             stream.options = {"qscale": "3", "bf": str(bframes)}
         elif codec.startswith("libvpx"):
             stream.options = {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8"}
         for i, rgb in enumerate(frames):
             if i == 0:
                 stream.height, stream.width = rgb.shape[:2]
+                if rotation:
+                    stream.set_display_rotation(rotation)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
         container.mux(stream.encode())
     return out
