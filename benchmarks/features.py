@@ -24,7 +24,7 @@ import numpy as np
 import vidseq
 from vidseq.data.cache import ClipCache
 from vidseq.data.synthetic import make_motion_dataset
-from vidseq.models.features import FeatureDataset, frame_cnn
+from vidseq.run.features import FeatureDataset, frame_cnn
 
 FRAMES, SIZE, BATCH, EPOCHS = 8, 64, 8, 4
 OPTIONS = {"weights": None, "units": 64, "head": [128]}

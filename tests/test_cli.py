@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 
 from vidseq.cli import main
 from vidseq.data.synthetic import MOTION_CLASSES
-from vidseq.metrics import classification_metrics
+from vidseq.run.metrics import classification_metrics
 
 TINY_TRAIN = ["--model", "convnet-gru", "--model-option", "width=0.125", "--model-option", "head=[16]",
               "--frames", "4", "--size", "24", "--batch", "4", "--seed", "0"]
@@ -144,3 +145,72 @@ def test_resume_after_sigkill_continues_from_the_last_finished_epoch(motion_data
 def _epochs(run: Path) -> int:
     path = run / "history.csv"
     return len(path.read_text().splitlines()) - 1 if path.is_file() else 0
+
+
+def test_resume_alone_continues_with_the_runs_own_settings(motion_data, tmp_path, capsys):
+    """`--resume` reads RUN/config.yaml: the README's command needs no other option again."""
+    out = tmp_path / "r"
+    assert main(["train", str(motion_data), "--out", str(out), "--epochs", "1", *TINY_TRAIN]) == 0
+    state = out / "state.json"
+    (out / "state.done.json").rename(state)  # as if killed after epoch 1 of 2
+    (out / "model.keras").unlink()
+    capsys.readouterr()
+    assert main(["train", str(motion_data), "--out", str(out), "--resume", "--epochs", "2"]) == 0
+    assert [int(float(r.split(",")[0])) for r in (out / "history.csv").read_text().splitlines()[1:]] == [0, 1]
+    assert "frames: 4" in (out / "config.yaml").read_text() and "epochs: 2" in (out / "config.yaml").read_text()
+
+
+def test_resume_refuses_a_changed_setting_in_one_sentence(run_dir, motion_data, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(run_dir, out)
+    (out / "state.done.json").rename(out / "state.json")
+    (out / "model.keras").unlink()
+    assert main(["train", str(motion_data), "--out", str(out), "--resume", "--frames", "8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "frames is 4 in the run, not 8" in err[0]
+
+
+def test_predict_and_evaluate_read_a_sliding_run_the_same_way(motion_data, tmp_path, monkeypatch):
+    """One RunConfig → dataset mapping: predict uses the run's sliding windows, as evaluate does."""
+    from vidseq.data import decode
+
+    out = tmp_path / "sliding"
+    assert main(["train", str(motion_data), "--out", str(out), "--epochs", "1", "--sampler", "sliding",
+                 "--stride", "4", *TINY_TRAIN]) == 0
+    test_file = json.loads((out / "split.json").read_text())["test"]["items"][0]["path"]
+    path = str((Path(motion_data) / test_file).resolve())
+    seen: dict[str, list] = {}
+    original = decode.VideoReader.read
+
+    def spy(self, indices):
+        seen.setdefault(self.path, []).append([int(i) for i in indices])
+        return original(self, indices)
+
+    monkeypatch.setattr(decode.VideoReader, "read", spy)
+    assert main(["evaluate", str(out)]) == 0
+    by_evaluate = {tuple(r) for r in seen.pop(path)}  # as sets: Keras reads a first batch twice to learn its shapes
+    assert main(["predict", str(out), path]) == 0
+    assert by_evaluate == {(0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10, 11)}  # 12 frames, windows of 4, stride 4
+    assert {tuple(r) for r in seen[path]} == by_evaluate
+
+
+def test_a_data_failure_inside_fit_ends_train_with_its_sentence(motion_data, tmp_path, monkeypatch, capsys):
+    """Files that pass the screen but cannot give their frames during an epoch: exit 2, no backend traceback."""
+    from vidseq.data import sources
+    from vidseq.run import datasets
+
+    monkeypatch.setattr(datasets, "_screen_file", lambda *args: None)
+    original = sources.VideoSource.read
+
+    def broken(self, indices):
+        if "grow" in self.info.path:
+            raise sources.VideoDecodeError(self.info.path, "frame 3 could not be decoded")
+        return original(self, indices)
+
+    monkeypatch.setattr(sources.VideoSource, "read", broken)
+    code = main(["train", str(motion_data), "--out", str(tmp_path / "r"), "--epochs", "1", *TINY_TRAIN])
+    err = capsys.readouterr().err
+    assert code == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("vidseq: ") and "files failed to decode (more than max_bad=10%)" in last
+    assert "Traceback" not in err and "UnknownError" not in err

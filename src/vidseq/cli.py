@@ -1,4 +1,9 @@
-"""The `vidseq` command: demo, train, evaluate, predict, show, models."""
+"""The `vidseq` command: demo, train, evaluate, predict, show, prepare, models.
+
+The `train` options are generated from RunConfig's fields (help, defaults, allowed values), and
+every command imports TensorFlow/Keras only when it runs, so `vidseq --help` and `vidseq models`
+answer at once. Exit codes: 0 on success, 2 on a user error (one sentence on stderr).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,15 @@ import dataclasses
 import json
 import logging
 import sys
+import typing
 from pathlib import Path
 
 import yaml
 
+from vidseq.config import RunConfig
 from vidseq.errors import VidseqError
 
-log = logging.getLogger("vidseq")
-_TRAIN_FLAGS = {  # flag → (RunConfig field, type)
-    "--model": ("model", str), "--frames": ("frames", int), "--size": ("size", str), "--resize": ("resize", str),
-    "--sampler": ("sampler", str), "--stride": ("stride", float), "--sequence-time": ("sequence_time", float),
-    "--batch": ("batch", int), "--epochs": ("epochs", int), "--optimizer": ("optimizer", str),
-    "--lr": ("learning_rate", float), "--val": ("val", float), "--test": ("test", float),
-    "--groups": ("groups", str), "--folds": ("folds", int), "--fold": ("fold", int),
-    "--train-list": ("train_list", str), "--test-list": ("test_list", str), "--seed": ("seed", int),
-    "--workers": ("workers", int), "--cache": ("cache", str), "--cache-dir": ("cache_dir", str), "--pool": ("pool", int), "--augment": ("augment", str),
-    "--early-stopping": ("early_stopping", int), "--jit-compile": ("jit_compile", str), "--max-bad": ("max_bad", float),
-    "--features": ("features", str), "--audio-norm": ("audio_norm", str),
-    "--mixup": ("mixup", float),
-}
+_NOT_FLAGS = ("data", "model_options")  # the positional DATA and --model-option
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,57 +44,56 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="train + evaluate on the embedded motion dataset")
-    demo.add_argument("--out", default="demo-run")
-    demo.add_argument("--per-class", type=int, default=150, help="videos per class to generate")
-    demo.add_argument("--epochs", type=int, default=15)
+    demo.add_argument("--out", default="demo-run", help="folder for the dataset and both runs (default: demo-run)")
+    demo.add_argument("--per-class", type=int, default=150, help="videos per class to generate (default: 150)")
+    demo.add_argument("--epochs", type=int, default=15, help="epochs per model (default: 15)")
     demo.set_defaults(handler=_demo)
 
     train = sub.add_parser("train", help="train a model on a folder, {classname} glob or CSV")
     train.add_argument("data", help="folder (one sub-folder per class), glob with {classname}, or CSV")
     train.add_argument("--out", required=True, help="run directory to create")
     train.add_argument("--config", help="YAML file of settings; flags override it")
-    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    train.add_argument("--class-weights", action="store_true", help="weight classes by inverse frequency")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the interrupted run in --out with its saved settings")
     train.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
-                       help="zoo option such as width=0.25, units=128, weights=PATH (repeatable)")
-    train.add_argument("--gray", action="store_true", help="grayscale frames")
-    for flag, (_, kind) in _TRAIN_FLAGS.items():
-        train.add_argument(flag, type=kind, default=None)
+                       help="zoo option such as width=0.25, units=128, weights=PATH, temporal=attention (repeatable)")
+    _add_config_options(train)
     train.set_defaults(handler=_train)
 
     ev = sub.add_parser("evaluate", help="metrics of a run on its test split or other data")
-    ev.add_argument("run")
+    ev.add_argument("run", help="a finished run directory")
     ev.add_argument("--data", help="evaluate on this folder / glob / CSV instead of the saved test split")
-    ev.add_argument("--clips", type=int, default=1, help="clips per video, softmax averaged")
+    ev.add_argument("--clips", type=int, default=1, help="clips per video, softmax averaged (default: 1)")
     ev.add_argument("--unsafe", action="store_true", help="allow a model whose Lambda layers run code (trusted files only)")
     ev.set_defaults(handler=_evaluate)
 
     pr = sub.add_parser("predict", help="top-3 classes for new videos")
-    pr.add_argument("run")
-    pr.add_argument("files", nargs="+", help="video files or folders")
-    pr.add_argument("--clips", type=int, default=1)
+    pr.add_argument("run", help="a finished run directory")
+    pr.add_argument("files", nargs="+", help="video or audio files, or folders of them")
+    pr.add_argument("--clips", type=int, default=1, help="clips per file, softmax averaged (default: 1)")
     pr.add_argument("--json", action="store_true", help="print JSON lines")
     pr.add_argument("--timeline", metavar="PNG", help="slide windows over the (single) video and plot to PNG")
-    pr.add_argument("--window", type=float, default=2.0, help="timeline window in seconds")
+    pr.add_argument("--window", type=float, default=2.0, help="timeline window in seconds (default: 2)")
     pr.add_argument("--unsafe", action="store_true", help="allow a model whose Lambda layers run code (trusted files only)")
     pr.set_defaults(handler=_predict)
 
     show = sub.add_parser("show", help="draw sampled clips as a picture")
-    show.add_argument("data")
-    show.add_argument("--out", default="grid.png")
-    show.add_argument("--clips", type=int, default=6)
-    show.add_argument("--frames", type=int, default=8)
-    show.add_argument("--size", default="112")
-    show.add_argument("--augment", nargs="?", const="standard", default=None, help="draw one clip augmented several times")
-    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("data", help="folder, {classname} glob or CSV")
+    show.add_argument("--out", default="grid.png", help="PNG to write (default: grid.png)")
+    show.add_argument("--clips", type=int, default=6, help="clips to draw (default: 6)")
+    show.add_argument("--frames", type=int, default=8, help="frames per clip (default: 8)")
+    show.add_argument("--size", default="112", help="frame size S or HxW (default: 112)")
+    show.add_argument("--augment", nargs="?", const="standard", default=None,
+                      help="draw one clip augmented several times (preset, default standard)")
+    show.add_argument("--seed", type=int, default=0, help="which clips are picked (default: 0)")
     show.set_defaults(handler=_show)
 
     prep = sub.add_parser("prepare", help="re-encode a dataset once: short side, constant fps, short GOP")
-    prep.add_argument("src")
-    prep.add_argument("dst")
-    prep.add_argument("--size", type=int, default=160, help="short side in pixels")
-    prep.add_argument("--fps", type=float, default=15)
-    prep.add_argument("--gop", type=int, default=8, help="keyframe interval in frames")
+    prep.add_argument("src", help="dataset folder")
+    prep.add_argument("dst", help="output folder (same layout)")
+    prep.add_argument("--size", type=int, default=160, help="short side in pixels (default: 160)")
+    prep.add_argument("--fps", type=float, default=15, help="frame rate (default: 15)")
+    prep.add_argument("--gop", type=int, default=8, help="keyframe interval in frames (default: 8)")
     prep.add_argument("--workers", type=int, default=None, help="parallel files (default: all cores)")
     prep.set_defaults(handler=_prepare)
 
@@ -108,19 +102,37 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _train_config(args) -> "RunConfig":
-    from vidseq.config import RunConfig
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per RunConfig field, with its help, default and allowed values; unset options are None."""
+    hints = typing.get_type_hints(RunConfig)
+    for f in dataclasses.fields(RunConfig):
+        if f.name in _NOT_FLAGS:
+            continue
+        names = [f.metadata["flag"]] if f.metadata["flag"] else []
+        names.append("--" + f.name.replace("_", "-"))
+        default = f.default if f.default is not dataclasses.MISSING else None
+        text = f.metadata["help"] + ("" if default is None else f" (default: {default})")
+        kind = next(t for t in (typing.get_args(hints[f.name]) or (hints[f.name],)) if t is not type(None))
+        if kind is bool:
+            parser.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+            continue
+        choices = f.metadata["choices"]  # listed, not enforced by argparse: RunConfig's check says it in one sentence
+        metavar = "{" + ",".join(choices()) + "}" if choices else f.name.upper()
+        parser.add_argument(*names, dest=f.name, type=kind, default=None, help=text, metavar=metavar)
 
-    base = dataclasses.asdict(RunConfig.load(args.config)) if args.config else {}
+
+def _train_config(args) -> RunConfig:
+    """The run's settings: the saved ones when resuming (else --config's), with the options given."""
+    saved = Path(args.out) / "config.yaml"
+    if args.resume and saved.is_file():
+        base = dataclasses.asdict(RunConfig.load(saved))
+    else:
+        base = dataclasses.asdict(RunConfig.load(args.config)) if args.config else {}
     base["data"] = args.data
-    for flag, (name, _) in _TRAIN_FLAGS.items():
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if value is not None:
-            base[name] = value
-    if args.gray:
-        base["gray"] = True
-    if args.class_weights:
-        base["class_weights"] = True
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(args, f.name, None)
+        if f.name not in _NOT_FLAGS and value is not None:
+            base[f.name] = value
     options = dict(base.get("model_options") or {})
     for pair in args.model_option:
         key, sep, value = pair.partition("=")
@@ -132,12 +144,10 @@ def _train_config(args) -> "RunConfig":
 
 
 def _train(args) -> str:
-    from vidseq.evaluate import metrics_table
-    from vidseq.models.registry import get_spec
-    from vidseq.training import train
+    from vidseq.run.evaluate import metrics_table
+    from vidseq.run.train import train
 
     cfg = _train_config(args)
-    get_spec(cfg.model)
     if not Path(cfg.data).exists() and "{classname}" not in cfg.data:
         raise VidseqError(f"data {cfg.data} does not exist; give a folder, a {{classname}} glob or a CSV.")
     result = train(cfg, args.out, resume=args.resume)
@@ -148,17 +158,15 @@ def _train(args) -> str:
 
 
 def _evaluate(args) -> str:
-    from vidseq.evaluate import evaluate_run, metrics_table
+    from vidseq.run.evaluate import evaluate_run, metrics_table
 
-    if args.clips < 1:
-        raise VidseqError(f"--clips must be at least 1 (got {args.clips}).")
     metrics = evaluate_run(args.run, data=args.data, clips=args.clips, unsafe=args.unsafe)
     print(metrics_table(metrics))
     return f"test accuracy {metrics['accuracy']:.3f} (n={metrics['n']})"
 
 
 def _predict(args) -> str:
-    from vidseq.predict import predict_files, predict_timeline
+    from vidseq.run.predict import predict_files, predict_timeline
 
     if args.timeline:
         if len(args.files) != 1:
@@ -178,7 +186,7 @@ def _predict(args) -> str:
 
 
 def _show(args) -> str:
-    from vidseq.show import show_clips
+    from vidseq.run.show import show_clips
 
     path = show_clips(args.data, args.out, clips=args.clips, frames=args.frames, size=args.size,
                       augment=args.augment, seed=args.seed)
@@ -207,7 +215,7 @@ def _models(args) -> str:
 
 
 def _demo(args) -> str:
-    from vidseq.demo import run_demo
+    from vidseq.run.demo import run_demo
 
     results = run_demo(args.out, per_class=args.per_class, epochs=args.epochs)
     return " | ".join(f"{name} test accuracy {m['accuracy']:.3f} (n={m['n']})" for name, m in results.items())

@@ -1,4 +1,9 @@
-"""RunConfig: every setting of a training run, checked, and read from / written to YAML."""
+"""RunConfig: every setting of a training run, checked once, read from / written to YAML.
+
+Each field carries its help text and allowed values; the `vidseq train` options are generated
+from them (cli.py), and the allowed values come from the registries (samplers, augmentation
+presets, the zoo), so a sampler or model a user registers is reachable from the CLI and YAML.
+"""
 
 from __future__ import annotations
 
@@ -7,52 +12,79 @@ import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
-from vidseq.data.audio import check_norm
-from vidseq.data.augment import check_mixup
+from vidseq.data.audio import AUDIO_NORMS
+from vidseq.data.augment import AUDIO_PRESETS, PRESETS
+from vidseq.data.cache import DEFAULT_CACHE
+from vidseq.data.mixup import check_mixup
+from vidseq.data.samples import DEFAULT_POOL
+from vidseq.data.sampling import SAMPLERS
+from vidseq.data.transforms import FIT_MODES, parse_size
 from vidseq.errors import VidseqError
+from vidseq.models import zoo  # noqa: F401  (registers the named models)
+from vidseq.models.registry import OPTIMIZERS, get_spec, list_models
+
+SWITCHES = ("auto", "on", "off")
+
+
+def augment_choices() -> tuple[str, ...]:
+    """Augmentation presets for video and audio, and "none"."""
+    return (*PRESETS, *AUDIO_PRESETS, "none")
+
+
+def setting(default, help: str, choices: Callable[[], typing.Iterable[str]] | None = None, flag: str | None = None,
+            check: Callable[[typing.Any], typing.Any] | None = None):
+    """A RunConfig field with its help text, its allowed values (a function, read when checked; or
+    `check`, which raises a VidseqError for a value not allowed) and CLI flag."""
+    kind = {"default_factory": default} if callable(default) else {"default": default}
+    return field(**kind, metadata={"help": help, "choices": choices, "flag": flag, "check": check})
 
 
 @dataclass
 class RunConfig:
     """The resolved settings of `vidseq train`; stored as RUN/config.yaml."""
 
-    data: str = ""
-    model: str = "convnet-gru"
-    model_options: dict = field(default_factory=dict)
-    frames: int = 8
-    size: str | None = None  # None: 112 for video, 40x24 (mel bands x columns) for audio
-    resize: str = "crop"
-    gray: bool = False
-    sampler: str = "uniform"
-    stride: float | None = None
-    sequence_time: float | None = None
-    batch: int = 8
-    epochs: int = 10
-    optimizer: str | None = None
-    learning_rate: float | None = None
-    val: float = 0.2
-    test: float = 0.2
-    groups: str | None = None
-    folds: int | None = None
-    fold: int | None = None
-    train_list: str | None = None
-    test_list: str | None = None
-    seed: int = 0
-    workers: int = 2
-    cache: str = "auto"
-    cache_dir: str | None = None
-    pool: int = 3
-    augment: str | None = None
-    mixup: float | None = None  # None: 0 (none) for video, the audio default for audio
-    audio_norm: str | None = None  # audio: "band" (the default) or "peak"; absent in runs saved before it existed
-    class_weights: bool = False
-    early_stopping: int | None = None
-    jit_compile: str = "auto"
-    features: str = "auto"  # frozen per-frame CNN: train the head on cached features (auto | on | off)
-    max_bad: float = 0.1
+    data: str = setting("", "folder (one sub-folder per class), glob with {classname}, or CSV")
+    model: str = setting("convnet-gru", "zoo entry (`vidseq models`)", list_models, check=get_spec)
+    model_options: dict = setting(dict, "zoo options such as width, units, head, weights, temporal")
+    frames: int = setting(8, "frames per clip")
+    size: str | None = setting(None, "frame size S or HxW (default 112; audio 40x24)")
+    resize: str = setting("crop", "fit frames by centre crop or letterbox", lambda: FIT_MODES)
+    gray: bool = setting(False, "grayscale frames")
+    sampler: str = setting("uniform", "how clips pick frames", lambda: tuple(SAMPLERS))
+    stride: float | None = setting(None, "sliding sampler: window step (frames, or seconds with --sequence-time)")
+    sequence_time: float | None = setting(None, "sliding sampler: window length in seconds")
+    batch: int = setting(8, "clips per batch")
+    epochs: int = setting(10, "training epochs")
+    optimizer: str | None = setting(None, "optimizer (default: the model's)", lambda: OPTIMIZERS)
+    learning_rate: float | None = setting(None, "learning rate (default: the model's)", flag="--lr")
+    val: float = setting(0.2, "validation fraction")
+    test: float = setting(0.2, "test fraction")
+    groups: str | None = setting(None, "groups (source videos) kept in one split part: a file,group CSV or a regex")
+    folds: int | None = setting(None, "grouped k-fold: number of folds (with --fold)")
+    fold: int | None = setting(None, "grouped k-fold: the test fold (with --folds)")
+    train_list: str | None = setting(None, "fixed split: file of training paths relative to DATA")
+    test_list: str | None = setting(None, "fixed split: file of test paths relative to DATA")
+    seed: int = setting(0, "seed of the split, the sample order and every random draw")
+    workers: int = setting(2, "loader threads")
+    cache: str = setting(DEFAULT_CACHE, "memory for decoded frames: a size (512MB) or auto (a quarter of free memory)")
+    cache_dir: str | None = setting(None, "disk store for decoded frames and features, reused by later runs")
+    pool: int = setting(DEFAULT_POOL, "training draws each segment's frame from this many fixed candidates (0: any)")
+    augment: str | None = setting(None, "clip-consistent augmentation preset (default none; audio: audio)",
+                                  augment_choices)
+    mixup: float | None = setting(None, "mixup alpha, 0 for none (default 0; audio 0.3)")
+    audio_norm: str | None = setting(None, "audio: band or peak normalisation (default band)", lambda: AUDIO_NORMS)
+    class_weights: bool = setting(False, "weight classes by inverse frequency")
+    early_stopping: int | None = setting(None, "stop after this many epochs without a better validation loss")
+    jit_compile: str = setting("auto", "XLA compilation", lambda: SWITCHES)
+    features: str = setting("auto", "frozen per-frame CNN: train the head on cached features", lambda: SWITCHES)
+    max_bad: float = setting(0.1, "fraction of files that may fail before training stops")
+
+    def __post_init__(self):
+        self.check()
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "RunConfig":
@@ -64,9 +96,7 @@ class RunConfig:
                 raise VidseqError(f"{source}: unknown setting {key!r}; known settings: {', '.join(known)}.")
             if not _type_ok(value, hints[key]):
                 raise VidseqError(f"{source}: {key} = {value!r} should be {_type_name(hints[key])}.")
-        cfg = cls(**data)
-        cfg.check()
-        return cfg
+        return cls(**data)
 
     @property
     def spectrogram_norm(self) -> str:
@@ -91,23 +121,31 @@ class RunConfig:
         write_atomic(path, yaml.safe_dump(dataclasses.asdict(self), sort_keys=False).encode())
 
     def check(self) -> None:
-        """Value checks that types alone cannot express."""
+        """Allowed values (from each field's choices) and checks that types alone cannot express."""
+        for f in dataclasses.fields(self):
+            value, choices = getattr(self, f.name), f.metadata["choices"]
+            if f.metadata["check"] is not None:
+                f.metadata["check"](value)
+            elif choices is not None and value is not None and value not in tuple(choices()):
+                raise VidseqError(f"{f.name} must be {_either(tuple(choices()))}. Received: {f.name}={value!r}")
+        if self.size is not None:
+            parse_size(self.size)
         if self.frames < 1:
-            raise VidseqError(f"frames must be at least 1 (got {self.frames}).")
+            raise VidseqError(f"frames must be at least 1. Received: frames={self.frames}")
         if self.batch < 1 or self.epochs < 1:
-            raise VidseqError(f"batch and epochs must be at least 1 (got {self.batch}, {self.epochs}).")
-        if self.sampler not in ("uniform", "sliding"):
-            raise VidseqError(f"sampler must be uniform or sliding (got {self.sampler!r}).")
+            raise VidseqError(f"batch and epochs must be at least 1. Received: batch={self.batch}, epochs={self.epochs}")
         if (self.folds is None) != (self.fold is None):
             raise VidseqError("give --folds and --fold together (e.g. --folds 5 --fold 0).")
-        if self.features not in ("auto", "on", "off"):
-            raise VidseqError(f"features must be auto, on or off (got {self.features!r}).")
-        if self.audio_norm is not None:
-            check_norm(self.audio_norm)
         if self.mixup is not None:
             check_mixup(self.mixup)
         if (self.train_list is None) != (self.test_list is None):
             raise VidseqError("give --train-list and --test-list together.")
+
+
+def _either(choices: tuple) -> str:
+    """"a or b", or "one of a, b, c"."""
+    names = [str(c) for c in choices]
+    return " or ".join(names) if len(names) <= 2 else f"one of {', '.join(names)}"
 
 
 def _type_ok(value, hint) -> bool:

@@ -6,19 +6,21 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
-def _save(fig, out: str | os.PathLike) -> Path:
+def _subplots(rows: int, cols: int, figsize: tuple[float, float], squeeze: bool = True):
+    """A figure of its own (no pyplot, so no global backend is chosen or changed) and its axes."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, squeeze=squeeze)
+
+
+def _save(fig: Figure, out: str | os.PathLike) -> Path:
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    plt.close(fig)
     os.replace(tmp, path)
     return path
 
@@ -26,7 +28,7 @@ def _save(fig, out: str | os.PathLike) -> Path:
 def clip_grid(clips: Sequence[np.ndarray], titles: Sequence[str], out: str | os.PathLike) -> Path:
     """One row per uint8 clip (T, H, W, C), its title on the left; saved as PNG."""
     rows, cols = len(clips), max(c.shape[0] for c in clips)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.4 * rows), squeeze=False)
+    fig, axes = _subplots(rows, cols, (1.3 * cols, 1.4 * rows), squeeze=False)
     for r, (clip, title) in enumerate(zip(clips, titles)):
         for c in range(cols):
             ax = axes[r][c]
@@ -41,7 +43,7 @@ def clip_grid(clips: Sequence[np.ndarray], titles: Sequence[str], out: str | os.
 
 def plot_curves(history: Sequence[dict], out: str | os.PathLike) -> Path:
     """Loss and accuracy per epoch, train against validation."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, axes = _subplots(1, 2, (9, 3.2))
     epochs = [int(r["epoch"]) + 1 for r in history]
     for ax, key in zip(axes, ("loss", "categorical_accuracy")):
         for prefix, style in (("", "-o"), ("val_", "--o")):
@@ -58,7 +60,7 @@ def plot_curves(history: Sequence[dict], out: str | os.PathLike) -> Path:
 def plot_confusion(confusion: np.ndarray, classes: Sequence[str], out: str | os.PathLike) -> Path:
     """Confusion matrix with counts (rows: true class, columns: predicted)."""
     cm = np.asarray(confusion)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(classes), 1 + 0.6 * len(classes)))
+    fig, ax = _subplots(1, 1, (1.2 + 0.6 * len(classes), 1 + 0.6 * len(classes)))
     ax.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):
         ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
@@ -71,7 +73,7 @@ def plot_confusion(confusion: np.ndarray, classes: Sequence[str], out: str | os.
 
 def plot_timeline(times: Sequence[float], probs: np.ndarray, classes: Sequence[str], out: str | os.PathLike) -> Path:
     """Class probability against time (window centres) for one long video."""
-    fig, ax = plt.subplots(figsize=(9, 3))
+    fig, ax = _subplots(1, 1, (9, 3))
     for k, name in enumerate(classes):
         ax.plot(times, probs[:, k], label=name)
     ax.set_xlabel("time (s)")

@@ -16,7 +16,7 @@ from vidseq.data.audio import (log_mel, mel_filterbank, normalise_bands, read_au
                                spectrogram_sequence)
 from vidseq.data.augment import augment_spectrogram
 from vidseq.errors import VidseqError
-from vidseq.training import dataset_for, resolve_defaults
+from vidseq.run.datasets import dataset_for, resolve_defaults
 
 RATE = 8000
 

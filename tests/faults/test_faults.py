@@ -21,7 +21,7 @@ import pytest
 import vidseq
 from tests.conftest import numbered_frames
 from vidseq import Catalog, ClipDataset, VideoDecodeError, VidseqError, probe, read_clip
-from vidseq.callbacks import RunRecorder
+from vidseq.run.callbacks import RunRecorder
 from vidseq.cli import main
 from vidseq.data import probe as probe_module
 from vidseq.data.synthetic import write_video

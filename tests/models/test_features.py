@@ -11,7 +11,7 @@ import pytest
 import vidseq
 from vidseq import ClipDataset, VidseqError, build_model
 from vidseq.data.cache import ClipCache
-from vidseq.models.features import FeatureDataset, fingerprint, frame_cnn
+from vidseq.run.features import FeatureDataset, fingerprint, frame_cnn
 
 SHAPE = (4, 32, 32, 3)
 FROZEN = {"weights": None, "units": 8, "head": [8]}

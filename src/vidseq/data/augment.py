@@ -74,28 +74,6 @@ def augment_spectrogram(image: np.ndarray, rng: np.random.Generator, preset: boo
     return out
 
 
-def check_mixup(alpha: float) -> float:
-    """`alpha` if it is a mixup strength (0: none), else a clear error."""
-    if alpha < 0:
-        raise VidseqError(f"mixup must be 0 (none) or an alpha > 0 such as 0.3 (got {alpha}).")
-    return alpha
-
-
-def mixup(x: np.ndarray | dict[str, np.ndarray], y: np.ndarray, rng: np.random.Generator,
-          alpha: float) -> tuple[np.ndarray | dict[str, np.ndarray], np.ndarray]:
-    """Mixup (Zhang et al. 2018): each sample of a float batch blended with another sample of the
-    batch by a weight drawn from Beta(alpha, alpha), its one-hot label alike; a dict of inputs
-    (several streams) is blended with the same weights."""
-    weight = rng.beta(alpha, alpha, len(y)).astype(np.float32)
-    partner = rng.permutation(len(y))
-
-    def blend(a: np.ndarray) -> np.ndarray:
-        w = weight.reshape((-1,) + (1,) * (a.ndim - 1))
-        return a * w + a[partner] * (1 - w)
-
-    return ({m: blend(v) for m, v in x.items()} if isinstance(x, dict) else blend(x)), blend(y)
-
-
 def _band(rng: np.random.Generator, length: int, fraction: float) -> slice:
     """A random run of up to `fraction` of `length` positions (possibly empty)."""
     size = int(rng.integers(0, int(fraction * length) + 1))

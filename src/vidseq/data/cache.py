@@ -16,6 +16,7 @@ import numpy as np
 from vidseq.io import parse_bytes, write_atomic
 
 log = logging.getLogger("vidseq")
+DEFAULT_CACHE = "auto"  # a quarter of the memory available when the cache is made
 
 
 class ClipCache:
@@ -29,7 +30,7 @@ class ClipCache:
     damaged) is deleted and counted as a miss, so the caller decodes and rebuilds it.
     """
 
-    def __init__(self, max_bytes: int | str = "1GB", directory: str | os.PathLike | None = None):
+    def __init__(self, max_bytes: int | str = DEFAULT_CACHE, directory: str | os.PathLike | None = None):
         self.max_bytes = parse_bytes(max_bytes)
         self.directory = Path(directory) if directory else None
         self.bytes = 0

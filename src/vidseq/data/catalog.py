@@ -16,6 +16,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from vidseq.data.audio import AUDIO_EXTENSIONS, is_audio
+from vidseq.data.splits import split_items
 from vidseq.errors import VidseqError
 from vidseq.io import write_atomic
 
@@ -233,49 +234,11 @@ class Catalog:
         the whole data taken from the other folds for validation.
         """
         cat = self.with_groups(group_by) if group_by is not None else self
-        groups = cat._group_table()
-        rng = np.random.default_rng(seed)
-        if folds is not None:
-            if not (isinstance(folds, int) and folds >= 2 and isinstance(fold, int) and 0 <= fold < folds):
-                raise VidseqError(f"folds={folds}, fold={fold}: need folds >= 2 and 0 <= fold < folds.")
-            part = _assign(groups, [1.0 / folds] * folds, rng)
-            rest = [g for g, p in zip(groups, part) if p != fold]
-            test_keys = {g[0] for g, p in zip(groups, part) if p == fold}
-            val_share = val / (1.0 - 1.0 / folds)
-            sub = _assign(rest, [1.0 - val_share, val_share], rng)
-            val_keys = {g[0] for g, p in zip(rest, sub) if p == 1}
-        else:
-            if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
-                raise VidseqError(f"val={val}, test={test}: each must be in [0, 1) and together below 1.")
-            part = _assign(groups, [1.0 - val - test, val, test], rng)
-            val_keys = {g[0] for g, p in zip(groups, part) if p == 1}
-            test_keys = {g[0] for g, p in zip(groups, part) if p == 2}
         small = [c for c, n in cat.counts().items() if 0 < n < 3]
         if small:
             log.warning("class(es) %s have fewer than 3 files: they cannot appear in every split part", ", ".join(small))
-        key = cat._group_key
-        parts = (
-            [it for it in cat.items if key(it) not in val_keys and key(it) not in test_keys],
-            [it for it in cat.items if key(it) in val_keys],
-            [it for it in cat.items if key(it) in test_keys],
-        )
-        wanted = (True, val > 0, test > 0 or folds is not None)
-        for name, items, want in zip(("train", "validation", "test"), parts, wanted):
-            if want and not items:
-                raise VidseqError(
-                    f"the {name} split is empty: {len(groups)} group(s) are too few for these fractions; "
-                    "lower val/test or use more source videos."
-                )
+        parts = split_items(cat.items, len(cat.classes), val, test, seed, folds, fold)
         return tuple(cat.subset(p) for p in parts)  # type: ignore[return-value]
-
-    def _group_key(self, it: Item) -> str:
-        return it.group if it.group is not None else "file:" + it.path
-
-    def _group_table(self) -> list[tuple[str, np.ndarray]]:
-        table: dict[str, np.ndarray] = {}
-        for it in self.items:
-            table.setdefault(self._group_key(it), np.zeros(len(self.classes)))[it.label] += 1
-        return list(table.items())
 
     # ---- persistence --------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -310,26 +273,6 @@ def load_split(path: str | os.PathLike, root: str | None = None) -> dict[str, Ca
     except (OSError, ValueError) as e:
         raise VidseqError(f"cannot read split file {path} ({e}); was the run directory moved or damaged?") from None
     return {k: Catalog.from_dict(v, root) for k, v in data.items()}
-
-
-def _assign(groups: list[tuple[str, np.ndarray]], fractions: Sequence[float], rng: np.random.Generator) -> list[int]:
-    """Greedy stratified assignment of whole groups to parts with the given size fractions."""
-    order = rng.permutation(len(groups))
-    order = sorted(order, key=lambda i: -groups[i][1].sum())  # big groups first, random among equals
-    total = sum(c for _, c in groups)
-    target = np.array(fractions)[:, None] * total[None, :]
-    have = np.zeros_like(target)
-    part = [0] * len(groups)
-    for i in order:
-        counts = groups[i][1]
-        deficit = target - have
-        fit = np.minimum(counts[None, :], np.maximum(deficit, 0)).sum(1) / counts.sum()
-        overall = deficit.sum(1) / np.maximum(target.sum(1), 1e-9)
-        overall[np.array(fractions) == 0] = -np.inf
-        best = max(range(len(fractions)), key=lambda p: (fit[p], overall[p]))
-        part[i] = best
-        have[best] += counts
-    return part
 
 
 def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Callable
 
 import keras
 from keras import layers
@@ -54,15 +53,6 @@ def mobilenet(frame_shape: tuple[int, int, int], weights: str | None = "imagenet
     for i, layer in enumerate(base.layers):
         layer.trainable = i >= cut
     return keras.Model(base.input, layers.GlobalMaxPooling2D()(base.output), name=f"mobilenet_v{version}")
-
-
-BACKBONES: dict[str, Callable[..., keras.Model]] = {
-    "convnet": convnet,
-    "lrcn": lrcn_stack,
-    "vgg16": vgg16,
-    "mobilenet": mobilenet,
-}
-PREPROCESS = {"convnet": "unit", "lrcn": "unit", "vgg16": "caffe", "mobilenet": "tf"}
 
 
 def keras_cache_dir() -> Path:

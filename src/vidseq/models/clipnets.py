@@ -3,8 +3,6 @@ or R(2+1)D-style factorised) and a ConvLSTM2D stack. Each maps (frames, H, W, C)
 
 from __future__ import annotations
 
-from typing import Callable
-
 import keras
 from keras import layers
 
@@ -38,6 +36,3 @@ def convlstm(clip_shape: tuple[int, int, int, int], width: float = 1.0) -> keras
     x = layers.MaxPooling3D((1, 2, 2))(layers.BatchNormalization()(x))
     x = layers.ConvLSTM2D(scaled(128, width), 3, padding="same")(x)
     return keras.Model(inputs, layers.GlobalMaxPooling2D()(layers.BatchNormalization()(x)), name="convlstm")
-
-
-CLIP_NETS: dict[str, Callable[..., keras.Model]] = {"c3d": c3d, "convlstm": convlstm}

@@ -1,17 +1,18 @@
 """Temporal heads over per-frame features (batch, frames, features) → (batch, features), and the dense head.
 
 Every head is a function `(x, units, dropout, **options) → tensor`, built from Keras layers so
-models stay serializable. "mean" is not a head: it keeps per-frame features and averages the
-per-frame predictions (the single-frame baseline).
+models stay serializable, and registered by name in models.registry. "mean" is not a head: it
+keeps per-frame features and averages the per-frame predictions (the single-frame baseline).
 """
 
 from __future__ import annotations
 
-from functools import partial
-from typing import Callable, Sequence
+from typing import Sequence
 
 import keras
 from keras import layers, ops
+
+from vidseq.errors import VidseqError
 
 
 def recurrent(x, units: int, dropout: float = 0.0, cell: str = "gru", bidirectional: bool = False):
@@ -32,7 +33,7 @@ def transformer(x, units: int, dropout: float = 0.0, blocks: int = 2, heads: int
     """A small pre-norm Transformer encoder: features projected to `units`, learned positions,
     `blocks` self-attention + MLP blocks, then the class token ("cls") or the mean over time ("mean")."""
     if pooling not in ("cls", "mean"):
-        raise ValueError(f"transformer pooling {pooling!r} is unknown; use 'cls' or 'mean'.")
+        raise VidseqError(f"transformer pooling {pooling!r} is unknown; use 'cls' or 'mean'.")
     x = PositionEmbedding(class_token=pooling == "cls")(layers.Dense(units)(x))
     for _ in range(blocks):
         h = layers.LayerNormalization()(x)
@@ -52,25 +53,24 @@ def average_pooling(x, units: int, dropout: float = 0.0):
     return layers.Dropout(dropout)(pooled) if dropout else pooled
 
 
-TEMPORAL: dict[str, Callable] = {
-    "lstm": partial(recurrent, cell="lstm"),
-    "gru": partial(recurrent, cell="gru"),
-    "bilstm": partial(recurrent, cell="lstm", bidirectional=True),
-    "bigru": partial(recurrent, cell="gru", bidirectional=True),
-    "attention": attention_pooling,
-    "transformer": transformer,
-    "avgpool": average_pooling,
-}
-TEMPORAL_OPTIONS = ("blocks", "heads", "pooling")  # transformer-only keywords of build_model
+def lstm(x, units: int, dropout: float = 0.0):
+    """An LSTM over time (its last state)."""
+    return recurrent(x, units, dropout, "lstm")
 
 
-def temporal_head(kind: str, x, units: int, dropout: float = 0.0, **options):
-    """Apply temporal head `kind` (see TEMPORAL) to (batch, frames, features)."""
-    if kind not in TEMPORAL:
-        raise ValueError(f"temporal head {kind!r} is unknown; use one of {', '.join(TEMPORAL)} or mean.")
-    if options and kind != "transformer":
-        raise ValueError(f"options {sorted(options)} apply to the transformer head only, not {kind!r}.")
-    return TEMPORAL[kind](x, units, dropout, **options)
+def gru(x, units: int, dropout: float = 0.0):
+    """A GRU over time (its last state)."""
+    return recurrent(x, units, dropout, "gru")
+
+
+def bilstm(x, units: int, dropout: float = 0.0):
+    """A bidirectional LSTM (both last states concatenated)."""
+    return recurrent(x, units, dropout, "lstm", bidirectional=True)
+
+
+def bigru(x, units: int, dropout: float = 0.0):
+    """A bidirectional GRU (both last states concatenated)."""
+    return recurrent(x, units, dropout, "gru", bidirectional=True)
 
 
 @keras.saving.register_keras_serializable(package="vidseq")
@@ -101,14 +101,13 @@ class PositionEmbedding(layers.Layer):
         return {**super().get_config(), "class_token": self.class_token}
 
 
-def dense_head(x, sizes: Sequence[int], dropout: float, num_classes: int, dropout_last: bool = False,
-               name: str = "predictions"):
-    """ReLU layers of `sizes` (dropout after each but the last unless `dropout_last`), then softmax.
+def dense_head(x, sizes: Sequence[int], dropout: float, num_classes: int, name: str = "predictions"):
+    """ReLU layers of `sizes` (dropout after each but the last), then softmax.
 
     Works on (batch, features) and on (batch, frames, features), where it acts per frame.
     """
     for i, size in enumerate(sizes):
         x = layers.Dense(size, activation="relu")(x)
-        if dropout and (i < len(sizes) - 1 or dropout_last):
+        if dropout and i < len(sizes) - 1:
             x = layers.Dropout(dropout)(x)
     return layers.Dense(num_classes, activation="softmax", name=name)(x)

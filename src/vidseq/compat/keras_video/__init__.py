@@ -13,6 +13,7 @@ import logging
 
 import numpy as np
 
+from vidseq.data.cache import DEFAULT_CACHE
 from vidseq.data.catalog import Catalog
 from vidseq.data.dataset import ClipDataset
 from vidseq.data.motion import as_modality, flow_to_uint8, optical_flow
@@ -53,7 +54,7 @@ class VideoFrameGenerator(ClipDataset):
         vidseq_augment = transformation if isinstance(transformation, (bool, str)) else False
         super().__init__(part, frames=self._frames_to_read(), size=(target_shape[1], target_shape[0]),
                          batch_size=batch_size, sampler=self._sampler(), shuffle=shuffle, augment=vidseq_augment,
-                         dtype="uint8", gray=nb_channel == 1, cache="1GB" if use_frame_cache else None,
+                         dtype="uint8", gray=nb_channel == 1, cache=DEFAULT_CACHE if use_frame_cache else None,
                          seed=seed or 0, max_bad=0.1)
         self.classes = list(part.classes)
         self.files = part.paths

@@ -100,7 +100,7 @@ class FeatureDataset(keras.utils.PyDataset):
 
     def sequence(self, sample: int) -> np.ndarray:
         """(frames, features) of one sample in the current epoch."""
-        item = self.clips.samples[sample][0]
+        item = self.clips.samples[sample].item
         if item not in self._features:
             raise VideoDecodeError(self.clips.items[item].path, "has no cached features")
         indices = self.clips.frame_indices(sample)
@@ -108,9 +108,9 @@ class FeatureDataset(keras.utils.PyDataset):
 
     def _extract_all(self) -> None:
         frames: dict[int, list[np.ndarray]] = {}
-        for sample, (item, _, _) in enumerate(self.clips.samples):
-            if not self.clips.is_quarantined(item):
-                frames.setdefault(item, []).append(self.clips.drawable(sample))
+        for sample, s in enumerate(self.clips.samples):
+            if not self.clips.is_quarantined(s.item):
+                frames.setdefault(s.item, []).append(self.clips.drawable(sample))
         started, computed = time.time(), 0
         for item, lists in frames.items():
             self._frames[item] = np.unique(np.concatenate(lists))
@@ -123,14 +123,14 @@ class FeatureDataset(keras.utils.PyDataset):
 
     def _extract(self, item: int) -> int:
         """Features of an item's frames, from the cache or computed; returns the frames computed."""
-        indices = self._frames[item]
-        key = (*self.clips.identity(item), "features", self.fingerprint, *self.clips.frame_format,
+        indices, source = self._frames[item], self.clips.sources[item]
+        key = (*source.identity, "features", self.fingerprint, *source.spec.frame_format,
                hashlib.sha1(indices.tobytes()).hexdigest())
         cached = self.cache.get(key) if self.cache is not None else None
         if cached is not None:
             self._features[item] = cached
             return 0
-        pixels = self.clips.read(item, indices)
+        pixels = source.read(indices)
         out = [keras.ops.convert_to_numpy(self.cnn(unit_scale(pixels[i : i + self.chunk]), training=False))
                for i in range(0, len(pixels), self.chunk)]
         self._features[item] = np.concatenate(out).astype(np.float32)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import keras
 import numpy as np
 
 from vidseq.data.catalog import MEDIA_EXTENSIONS
@@ -13,9 +14,9 @@ from vidseq.data.dataset import ClipDataset
 from vidseq.data.probe import probe
 from vidseq.data.sampling import SlidingSampler
 from vidseq.errors import VidseqError
-from vidseq.evaluate import load_run
-from vidseq.training import modalities
-from vidseq.metrics import average_views
+from vidseq.run.datasets import dataset_for
+from vidseq.run.metrics import average_views
+from vidseq.run.rundir import RunDir
 from vidseq.viz import plot_timeline
 
 
@@ -35,19 +36,34 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[str]:
     return files
 
 
+def video_probabilities(model: keras.Model, ds: ClipDataset, verbose: int | str = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(item indices, class probabilities) per readable video of `ds`: the mean softmax of its clips."""
+    probs = model.predict(ds, verbose=verbose)
+    owners = ds.sample_items()
+    keep = ~np.isin(owners, [i for i in range(len(ds.items)) if ds.is_quarantined(i)])
+    if not keep.any():
+        return np.zeros(0, np.int64), np.zeros((0, probs.shape[-1]), np.float32)
+    return average_views(probs[keep], owners[keep])
+
+
 def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], clips: int = 1, top: int = 3,
                   unsafe: bool = False) -> list[dict]:
-    """Per file: the `top` classes with probabilities (mean over `clips` clips), or the error."""
-    cfg, model, classes = load_run(run, unsafe)
+    """Per file: `{"file", "top": [{"class", "probability"}, ...]}`, or `{"file", "error"}`.
+
+    Args:
+        run: a finished run directory.
+        inputs: media files, or folders searched for them.
+        clips: clips per file (evenly offset, as `evaluate --clips`), their softmax averaged.
+        top: how many classes to list, most probable first.
+        unsafe: allow a model whose Lambda layers run code when loaded (trusted files only).
+    """
+    if clips < 1:
+        raise VidseqError(f"clips must be at least 1. Received: clips={clips}")
+    cfg, model, classes = RunDir(run).load(unsafe)
     files = expand_inputs(inputs)
-    ds = ClipDataset(files, frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, shuffle=False, views=clips,
-                     resize=cfg.resize, gray=cfg.gray, cache=None, max_bad=1.0, modality=modalities(cfg),
-                     audio_norm=cfg.spectrogram_norm)
-    probs = model.predict(ds, verbose=0)
-    owners = ds.sample_items()
-    ok = ~np.isin(owners, [i for i, f in enumerate(files) if f in ds.report.quarantined])
-    ids, video_probs = average_views(probs[ok], owners[ok]) if ok.any() else ([], [])
-    by_item = dict(zip((int(i) for i in ids), video_probs))
+    ds = dataset_for(cfg, files, views=clips, max_bad=1.0)
+    ids, probs = video_probabilities(model, ds)
+    by_item = dict(zip((int(i) for i in ids), probs))
     results = []
     for i, f in enumerate(files):
         if i not in by_item:
@@ -60,14 +76,12 @@ def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], c
 
 def predict_timeline(run: str | os.PathLike, file: str | os.PathLike, out: str | os.PathLike,
                      window: float = 2.0, unsafe: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Slide `window`-second clips (half-window stride) over a long video; plot probability vs time."""
-    cfg, model, classes = load_run(run, unsafe)
+    """Slide `window`-second clips (half-window stride) over a long video; plot probability vs time to `out`."""
+    cfg, model, classes = RunDir(run).load(unsafe)
     sampler = SlidingSampler(stride=window / 2, sequence_time=window)
-    ds = ClipDataset([str(file)], frames=cfg.frames, size=cfg.size, batch_size=cfg.batch, sampler=sampler,
-                     shuffle=False, resize=cfg.resize, gray=cfg.gray, cache=None, max_bad=0.0, modality=modalities(cfg),
-                     audio_norm=cfg.spectrogram_norm)
+    ds = dataset_for(cfg, [str(file)], sampler=sampler, max_bad=0.0)
     probs = model.predict(ds, verbose=0)
     starts = sampler.starts(probe(file), cfg.frames)
-    centres = np.array([starts[w] for _, w, _ in ds.samples]) + window / 2
+    centres = np.array([starts[s.window] for s in ds.samples]) + window / 2
     plot_timeline(centres, probs, classes, out)
     return centres, probs

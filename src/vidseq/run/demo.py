@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vidseq.config import RunConfig
 from vidseq.data.synthetic import make_motion_dataset
-from vidseq.training import train
+from vidseq.run.train import train
 
 log = logging.getLogger("vidseq")
 
