@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-all faults demo bench clean
+.PHONY: install ffmpeg test test-all faults conformance demo bench clean
 
 install: $(STAMP)
 
@@ -16,15 +16,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# The conformance tests write their corpus with the ffmpeg CLI and use it as the oracle: install
+# it (Debian, as root, as in CI) only where it is not on PATH.
+ffmpeg:
+	@command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg; }
+
 # pytest exits 5 when it collected no test: that is a failure here, never a green run.
-test: $(STAMP)
+test: $(STAMP) ffmpeg
 	$(PY) -m pytest -q -m "not slow" || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran" >&2; exit $$rc; }
 
-test-all: $(STAMP)
+test-all: $(STAMP) ffmpeg
 	$(PY) -m pytest -q || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran" >&2; exit $$rc; }
 
 faults: $(STAMP)
 	$(PY) -m pytest -q tests/faults
+
+# The corpus 4x longer plus LARGE_ONLY, its table (ffprobe's count beside the decoded one), then the test.
+conformance: $(STAMP) ffmpeg
+	rm -rf conformance-corpus
+	VIDSEQ_CONFORMANCE=large $(PY) -m tests.conformance.corpus conformance-corpus
+	VIDSEQ_CONFORMANCE=large VIDSEQ_CONFORMANCE_DIR=conformance-corpus $(PY) -m pytest -q tests/conformance
 
 demo: $(STAMP)
 	$(VENV)/bin/vidseq demo --out demo-run
@@ -34,4 +46,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/train.py
 
 clean:
-	rm -rf $(VENV) demo-run .pytest_cache
+	rm -rf $(VENV) demo-run .pytest_cache conformance-corpus
