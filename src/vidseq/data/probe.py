@@ -204,7 +204,7 @@ def _from_packets(path: str, container, stream, formats: set[str]) -> _Frames | 
 def _needs_decoder(stream, formats: set[str], packets: list[tuple]) -> bool:
     """Whether the packets cannot say which frames the decoder emits, in which order: timestamps
     missing or repeated, a container without presentation timestamps around a codec that reorders
-    frames (H.264 or MPEG-4 with B-frames in AVI), or placeholder packets."""
+    frames (H.264 or MPEG-4 with B-frames in AVI), placeholder or corrupt packets."""
     pts = [p for p, _, _, discard in packets if not discard]
     if not pts or None in pts or len(set(pts)) != len(pts):
         return True
@@ -216,8 +216,7 @@ def _needs_decoder(stream, formats: set[str], packets: list[tuple]) -> bool:
 def _from_decoder(path: str) -> _Frames:
     """Decode every packet once: frame tags in the decoder's output order and the exact seek points."""
     with open_video(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream = container.streams.video[0]  # frame threading would lose the frames around a damaged packet
         packets, out, rotation = [], [], None
         for packet in container.demux(stream):
             if packet.size:
@@ -253,8 +252,11 @@ def decode_packet(packet) -> list:
 
 
 def _demuxed(container) -> list[tuple[int | None, bool, int, bool]]:
-    """(pts, keyframe, size, discard) of every non-empty packet of the first video stream, from where the container is."""
-    return [(p.pts, p.is_keyframe, p.size, p.is_discard) for p in container.demux(container.streams.video[0]) if p.size]
+    """(pts, keyframe, size, discard) of every non-empty packet of the first video stream, from where
+    the container is; a packet the demuxer marks corrupt (cut short by a truncated file) counts as a
+    placeholder (size 0): only the decoder can say whether it holds a frame."""
+    return [(p.pts, p.is_keyframe, 0 if p.is_corrupt else p.size, p.is_discard)
+            for p in container.demux(container.streams.video[0]) if p.size]
 
 
 def _indexed(container, stream, formats: set[str]) -> list[tuple[int, bool, int, bool]] | None:
