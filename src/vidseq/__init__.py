@@ -26,6 +26,7 @@ _PUBLIC = {
     "VidseqError": "vidseq.errors",
     "RunConfig": "vidseq.config",
     "build_model": "vidseq.models.build",
+    "frame_encoder": "vidseq.models.build",
     "list_models": "vidseq.models.registry",
     "register_backbone": "vidseq.models.registry",
     "register_temporal": "vidseq.models.registry",

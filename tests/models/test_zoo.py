@@ -25,6 +25,8 @@ TINY = {  # options that keep each entry small enough for a CPU test
     "c3d": {"width": 0.125, "head": [16]},
     "r2plus1d": {"width": 0.125, "head": [16]},
     "convlstm": {"width": 0.125, "head": [16]},
+    "efficientnet-lite0-gru": {"weights": None, "units": 8, "head": [16]},
+    "efficientnet-lite0-gru-ft": {"weights": None, "units": 8, "head": [16]},
 }
 SHAPE = (3, 32, 32, 3)
 

@@ -119,12 +119,35 @@ def _route(name: str, spec: Spec, options: dict) -> tuple[Spec, dict, dict]:
     return spec, temporal_options, backbone_options
 
 
+def frame_encoder(name: str, input_shape: tuple[int, int, int] = (224, 224, 3), weights: str | None = "imagenet",
+                  **options) -> keras.Model:
+    """Backbone `name` as a Keras model from [0, 1] frames to its per-frame (pooled) features,
+    its input scaling included: what every vidseq model applies to each frame.
+
+    Args:
+        name: a registered backbone, e.g. "efficientnet-lite0" (1280 features).
+        input_shape: (H, W, 3) of the frames.
+        weights: "imagenet" (offline for EfficientNet-Lite), a local weights file, or None.
+        **options: the backbone's own options (e.g. trainable_blocks).
+    """
+    net = backbone(name)
+    if "weights" in inspect.signature(net.build()).parameters:
+        options["weights"] = weights
+    elif weights is not None:
+        raise VidseqError(f"backbone {name!r} has no pretrained weights; use weights=None.")
+    return per_frame_cnn(name, tuple(input_shape), name.replace("-", "_") + "_encoder", **options)
+
+
+def per_frame_cnn(name: str, frame_shape: tuple[int, int, int], model_name: str = "frame_cnn", **options) -> keras.Model:
+    """The backbone's input scaling, then backbone `name` built with `options`, as one model."""
+    net = backbone(name)
+    cnn = net.build()(tuple(frame_shape), **options)
+    return keras.Sequential([keras.Input(tuple(frame_shape)), Preprocess(net.preprocess), cnn], name=model_name)
+
+
 def _frame_features(x, spec: Spec, backbone_options: dict, frame_mode: str, suffix: str = ""):
     """The per-frame CNN (one set of weights for every frame): (batch, frames, features)."""
-    frame_shape = tuple(x.shape[2:])
-    net = backbone(spec.backbone)
-    cnn = net.build()(frame_shape, **backbone_options)
-    per_frame = keras.Sequential([keras.Input(frame_shape), Preprocess(net.preprocess), cnn], name="frame_cnn" + suffix)
+    per_frame = per_frame_cnn(spec.backbone, tuple(x.shape[2:]), "frame_cnn" + suffix, **backbone_options)
     return FrameEncoder(per_frame, mode=frame_mode, name="frames" + suffix)(x)
 
 

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 FRAME_MODES = ("fold", "loop")
+PREPROCESS_STYLES = ("unit", "tf", "caffe", "lite")
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
@@ -47,17 +48,19 @@ class FrameEncoder(keras.layers.Wrapper):
 @keras.saving.register_keras_serializable(package="vidseq")
 class Preprocess(keras.layers.Layer):
     """Maps [0, 1] RGB pixels to what a backbone was trained on: 'unit' (as is), 'tf' ([-1, 1]),
-    'caffe' (0..255 BGR minus the ImageNet mean)."""
+    'caffe' (0..255 BGR minus the ImageNet mean), 'lite' ((0..255 − 127) / 128, EfficientNet-Lite)."""
 
     def __init__(self, style: str = "unit", **kwargs):
         super().__init__(**kwargs)
-        if style not in ("unit", "tf", "caffe"):
-            raise ValueError(f"Preprocess style {style!r} is unknown; use unit, tf or caffe.")
+        if style not in PREPROCESS_STYLES:
+            raise ValueError(f"Preprocess style {style!r} is unknown; use one of {', '.join(PREPROCESS_STYLES)}.")
         self.style = style
 
     def call(self, x):
         if self.style == "tf":
             return x * 2.0 - 1.0
+        if self.style == "lite":
+            return (x * 255.0 - 127.0) / 128.0
         if self.style == "caffe":
             return ops.flip(x, axis=-1) * 255.0 - ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=x.dtype)
         return x

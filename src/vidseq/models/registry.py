@@ -7,6 +7,7 @@ registered by users may be the callables themselves.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field
 from typing import Callable
@@ -41,10 +42,12 @@ class Backbone:
     factory: Callable | str
     preprocess: str = "unit"
     per_frame: bool = True
+    options: dict = field(default_factory=dict)  # fixed keywords of the factory (e.g. a variant)
 
     def build(self) -> Callable:
-        """The factory, imported when given as "module:function"."""
-        return _resolve(self.factory)
+        """The factory (imported when given as "module:function") with its fixed keywords."""
+        factory = _resolve(self.factory)
+        return functools.partial(factory, **self.options) if self.options else factory
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ BACKBONES: dict[str, Backbone] = {
     "mobilenet": Backbone("vidseq.models.backbones:mobilenet", "tf"),
     "c3d": Backbone("vidseq.models.clipnets:c3d", per_frame=False),
     "convlstm": Backbone("vidseq.models.clipnets:convlstm", per_frame=False),
+    **{f"efficientnet-lite{v}": Backbone("vidseq.models.efficientnet:efficientnet_lite", options={"variant": v})
+       for v in (0, 1, 2)},  # scales its input inside its own model
 }
 TEMPORAL_HEADS: dict[str, TemporalHead] = {
     "lstm": TemporalHead("vidseq.models.temporal:lstm"),

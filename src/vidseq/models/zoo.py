@@ -1,4 +1,5 @@
-"""The named models: the seed architectures, their MobileNet variants, stronger temporal heads and baselines.
+"""The named models: the seed architectures, their MobileNet variants, stronger temporal heads, baselines
+and ImageNet EfficientNet-Lite0 entries.
 
 Any temporal head fits any per-frame backbone: `build_model("vgg16-lstm", ..., temporal="transformer")`.
 """
@@ -68,4 +69,16 @@ register("r2plus1d", Spec(
 register("convlstm", Spec(
     backbone="convlstm", temporal="none", head=(128,),
     description="baseline: strided conv, then two ConvLSTM2D layers + BN, global max pool, Dense 128",
+))
+register("efficientnet-lite0-gru", Spec(
+    backbone="efficientnet-lite0", temporal="gru", units=64, head=(128,), optimizer="adam", learning_rate=1e-3,
+    backbone_options={"weights": "imagenet", "trainable_blocks": 0},
+    description="frozen ImageNet EfficientNet-Lite0 (weights from an installed package, offline), "
+                "average-pooled 1280 features, GRU(64), Dense 128, Adam; trains on cached features",
+))
+register("efficientnet-lite0-gru-ft", Spec(
+    backbone="efficientnet-lite0", temporal="gru", units=64, head=(128,), optimizer="adam", learning_rate=1e-4,
+    backbone_options={"weights": "imagenet", "trainable_blocks": 2},
+    description="efficientnet-lite0-gru with the last 2 MBConv blocks and the head conv trainable (BatchNorm "
+                "frozen), Adam 1e-4; meant for training with augmentation",
 ))
