@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 
@@ -19,7 +21,7 @@ from vidseq.viz import plot_confusion
 
 def evaluate_run(run: str | os.PathLike, data: str | None = None, clips: int = 1, verbose: int | str = 0,
                  unsafe: bool = False) -> dict:
-    """Metrics of a finished run; writes RUN/metrics.json and RUN/confusion.png.
+    """Metrics of a finished run; writes RUN/metrics.json, RUN/predictions.csv (per video) and RUN/confusion.png.
 
     Args:
         run: the run directory.
@@ -43,8 +45,20 @@ def evaluate_run(run: str | os.PathLike, data: str | None = None, clips: int = 1
     metrics["clips_per_video"] = clips
     metrics["skipped"] = sorted(ds.report.quarantined)
     write_atomic(rundir / "metrics.json", json.dumps(metrics, indent=1).encode())
+    write_atomic(rundir / "predictions.csv", _predictions_csv(catalog, ids, probs, classes).encode())
     plot_confusion(np.array(metrics["confusion"]), classes, rundir / "confusion.png")
     return metrics
+
+
+def _predictions_csv(catalog: Catalog, ids: np.ndarray, probs: np.ndarray, classes: list[str]) -> str:
+    """One row per evaluated video: its path (relative to the data), true and predicted class, the probabilities."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["file", "label", "predicted", *classes])
+    for i, p in zip(ids, probs):
+        item = catalog.items[int(i)]
+        writer.writerow([catalog.relpath(item), classes[item.label], classes[int(np.argmax(p))], *(f"{v:.6f}" for v in p)])
+    return buf.getvalue()
 
 
 def metrics_table(metrics: dict) -> str:

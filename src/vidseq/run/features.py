@@ -64,8 +64,9 @@ class FeatureDataset(keras.utils.PyDataset):
     """Batches of per-frame CNN features (batch, frames, features) for the samples of `clips`.
 
     Features are computed on construction for every frame `clips` can draw and kept per video;
-    with `cache` (a ClipCache, e.g. the one with a disk directory that the clips use), they are
-    stored under keys of file identity + frames + the CNN's fingerprint, so later runs reuse them.
+    with `cache` (a ClipCache, e.g. the one with a disk directory that the clips use), each frame's
+    are stored under its file identity, index, frame format and the CNN's fingerprint, so later
+    runs (and other folds) reuse them.
     """
 
     def __init__(self, clips: ClipDataset, cnn: keras.Model, cache: ClipCache | None = None, chunk: int = 64):
@@ -122,18 +123,21 @@ class FeatureDataset(keras.utils.PyDataset):
                  len(self._features), computed, time.time() - started)
 
     def _extract(self, item: int) -> int:
-        """Features of an item's frames, from the cache or computed; returns the frames computed."""
+        """Features of an item's frames, each from the cache or computed; returns the frames computed.
+
+        Entries are per frame (file identity, CNN fingerprint, frame format, index), so a video's
+        evaluation frames find the features its training pool computed, in any later run."""
         indices, source = self._frames[item], self.clips.sources[item]
-        key = (*source.identity, "features", self.fingerprint, *source.spec.frame_format,
-               hashlib.sha1(indices.tobytes()).hexdigest())
-        cached = self.cache.get(key) if self.cache is not None else None
-        if cached is not None:
-            self._features[item] = cached
-            return 0
-        pixels = source.read(indices)
-        out = [keras.ops.convert_to_numpy(self.cnn(unit_scale(pixels[i : i + self.chunk]), training=False))
-               for i in range(0, len(pixels), self.chunk)]
-        self._features[item] = np.concatenate(out).astype(np.float32)
-        if self.cache is not None:
-            self.cache.put(key, self._features[item], memory=False)  # kept in self._features already
-        return len(indices)
+        keys = [(*source.identity, "feature", self.fingerprint, *source.spec.frame_format, int(i)) for i in indices]
+        found = [self.cache.get(k) if self.cache is not None else None for k in keys]  # (1, features) each
+        missing = [j for j, f in enumerate(found) if f is None]
+        if missing:
+            pixels = unit_scale(source.read(indices[missing]))
+            computed = np.concatenate([self.cnn.predict_on_batch(pixels[i : i + self.chunk])
+                                       for i in range(0, len(pixels), self.chunk)]).astype(np.float32)
+            for j, row in zip(missing, computed):
+                found[j] = row[None]
+                if self.cache is not None:
+                    self.cache.put(keys[j], found[j], memory=False)  # kept in self._features already
+        self._features[item] = np.concatenate(found)
+        return len(missing)
