@@ -278,3 +278,30 @@ def test_numbered_fixture_is_real(tmp_path):
     """Guard: the fault videos above are real encodes, not placeholders."""
     path = write_video(tmp_path / "n.mp4", numbered_frames(10))
     assert probe(path).frames == 10
+
+
+def _damaged_middle(path: Path) -> Path:
+    """An MP4 whose index is whole but whose middle packets are zeros: it opens and probes, some frames fail."""
+    data = bytearray(path.read_bytes())
+    start, end = data.index(b"mdat"), data.index(b"moov")
+    data[start + (end - start) // 2 : start + (end - start) * 9 // 10] = bytes((end - start) * 9 // 10 - (end - start) // 2)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_the_screen_finds_a_file_that_opens_but_cannot_give_its_frames_before_epoch_1(tmp_path, caplog):
+    root = tmp_path / "d"
+    for k in range(20):
+        write_video(root / ("a" if k % 2 else "b") / f"{k}.mp4", numbered_frames(60), gop=12)
+    damaged = _damaged_middle(root / "a" / "1.mp4")
+    assert probe(damaged).frames == 60  # it opens and counts its frames
+    with pytest.raises(VideoDecodeError, match="could not be decoded"):
+        vidseq.VideoReader(damaged).read([35])
+    out = tmp_path / "r"
+    with caplog.at_level(logging.INFO, logger="vidseq"):
+        assert main(["train", str(root), "--out", str(out), *TINY]) == 0
+    lines = caplog.text.splitlines()
+    found = next(i for i, line in enumerate(lines) if f"quarantined {damaged}: frame" in line)
+    assert found < next(i for i, line in enumerate(lines) if line.split()[-1:] and "videos" in line)  # before the split log
+    split = json.loads((out / "split.json").read_text())
+    assert all(it["path"] != "a/1.mp4" for part in split.values() for it in part["items"])
