@@ -1,4 +1,4 @@
-"""The `vidseq` command: demo, train, evaluate, predict, show, prepare, models.
+"""The `vidseq` command: demo, train, evaluate, predict, export, show, prepare, models.
 
 The `train` options are generated from RunConfig's fields (help, defaults, allowed values), and
 every command imports TensorFlow/Keras only when it runs, so `vidseq --help` and `vidseq models`
@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--window", type=float, default=2.0, help="timeline window in seconds (default: 2)")
     pr.add_argument("--unsafe", action="store_true", help="allow a model whose Lambda layers run code (trusted files only)")
     pr.set_defaults(handler=_predict)
+
+    ex = sub.add_parser("export", help="a run's model as ONNX, TFLite or a SavedModel, checked against Keras")
+    ex.add_argument("run", help="a finished run directory")
+    ex.add_argument("--format", required=True, help="onnx, saved_model or tflite")
+    ex.add_argument("--out", required=True, help="new folder for the artifact, classes.json and preprocess.json")
+    ex.add_argument("--unsafe", action="store_true", help="allow a model whose Lambda layers run code (trusted files only)")
+    ex.set_defaults(handler=_export)
 
     show = sub.add_parser("show", help="draw sampled clips as a picture")
     show.add_argument("data", help="folder, {classname} glob or CSV")
@@ -183,6 +190,14 @@ def _predict(args) -> str:
             print(f"{r['file']}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"]))
     failed = sum("error" in r for r in results)
     return f"predicted {len(results) - failed} file(s)" + (f", {failed} failed" if failed else "")
+
+
+def _export(args) -> str:
+    from vidseq.deploy.export import export_run
+
+    r = export_run(args.run, args.format, args.out, unsafe=args.unsafe)
+    return (f"exported {args.run} as {r.format} to {r.artifact} ({r.bytes / 1e6:.2f} MB, {r.seconds:.1f} s; "
+            f"max |Δp| {r.max_abs_diff:.1e} against Keras)")
 
 
 def _show(args) -> str:

