@@ -1,4 +1,4 @@
-"""The `vidseq` command: demo, train, evaluate, predict, show, prepare, models.
+"""The `vidseq` command: demo, train, evaluate, predict, serve, show, prepare, models.
 
 The `train` options are generated from RunConfig's fields (help, defaults, allowed values), and
 every command imports TensorFlow/Keras only when it runs, so `vidseq --help` and `vidseq models`
@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--window", type=float, default=2.0, help="timeline window in seconds (default: 2)")
     pr.add_argument("--unsafe", action="store_true", help="allow a model whose Lambda layers run code (trusted files only)")
     pr.set_defaults(handler=_predict)
+
+    srv = sub.add_parser("serve", help="a local web page and JSON API to try a run on uploaded files")
+    srv.add_argument("run", help="a finished run directory")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    srv.add_argument("--max-upload-mb", type=float, default=200, help="largest upload in MB, larger ones get 413 (default: 200)")
+    srv.set_defaults(handler=_serve)
 
     show = sub.add_parser("show", help="draw sampled clips as a picture")
     show.add_argument("data", help="folder, {classname} glob or CSV")
@@ -183,6 +190,18 @@ def _predict(args) -> str:
             print(f"{r['file']}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"]))
     failed = sum("error" in r for r in results)
     return f"predicted {len(results) - failed} file(s)" + (f", {failed} failed" if failed else "")
+
+
+def _serve(args) -> str:
+    from vidseq.deploy import require_serve
+
+    require_serve()
+    from vidseq.deploy.serve import serve
+
+    if args.max_upload_mb <= 0 or not 0 < args.port < 65536:
+        raise VidseqError("--max-upload-mb must be positive and --port between 1 and 65535.")
+    serve(args.run, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb)
+    return "server stopped"
 
 
 def _show(args) -> str:
