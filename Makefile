@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install ffmpeg test test-all faults conformance demo bench clean
+.PHONY: install ffmpeg chromium test test-all faults conformance demo bench clean
 
 install: $(STAMP)
 
@@ -22,11 +22,17 @@ ffmpeg:
 	@command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg; }
 
+# The `vidseq serve` test drives a real headless Chromium (through the playwright pip package, never
+# `playwright install`): install Debian's (as root, as in CI) only where /usr/bin/chromium is missing.
+chromium:
+	@[ -x /usr/bin/chromium ] || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 # pytest exits 5 when it collected no test: that is a failure here, never a green run.
-test: $(STAMP) ffmpeg
+test: $(STAMP) ffmpeg chromium
 	$(PY) -m pytest -q -m "not slow" || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran" >&2; exit $$rc; }
 
-test-all: $(STAMP) ffmpeg
+test-all: $(STAMP) ffmpeg chromium
 	$(PY) -m pytest -q || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran" >&2; exit $$rc; }
 
 faults: $(STAMP)

@@ -1,4 +1,4 @@
-"""The `vidseq` command: demo, train, evaluate, predict, export, show, prepare, models.
+"""The `vidseq` command: demo, train, evaluate, predict, export, serve, show, prepare, models.
 
 The `train` options are generated from RunConfig's fields (help, defaults, allowed values), and
 every command imports TensorFlow/Keras only when it runs, so `vidseq --help` and `vidseq models`
@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True, help="new folder for the artifact, classes.json and preprocess.json")
     ex.add_argument("--unsafe", action="store_true", help="allow a model whose Lambda layers run code (trusted files only)")
     ex.set_defaults(handler=_export)
+
+    srv = sub.add_parser("serve", help="a local web page and JSON API to try a run on uploaded files")
+    srv.add_argument("run", help="a finished run directory")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    srv.add_argument("--max-upload-mb", type=float, default=200, help="largest upload in MB, larger ones get 413 (default: 200)")
+    srv.set_defaults(handler=_serve)
 
     show = sub.add_parser("show", help="draw sampled clips as a picture")
     show.add_argument("data", help="folder, {classname} glob or CSV")
@@ -198,6 +205,18 @@ def _export(args) -> str:
     r = export_run(args.run, args.format, args.out, unsafe=args.unsafe)
     return (f"exported {args.run} as {r.format} to {r.artifact} ({r.bytes / 1e6:.2f} MB, {r.seconds:.1f} s; "
             f"max |Δp| {r.max_abs_diff:.1e} against Keras)")
+
+
+def _serve(args) -> str:
+    from vidseq.deploy import require_serve
+
+    require_serve()
+    from vidseq.deploy.serve import serve
+
+    if args.max_upload_mb <= 0 or not 0 < args.port < 65536:
+        raise VidseqError("--max-upload-mb must be positive and --port between 1 and 65535.")
+    serve(args.run, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb)
+    return "server stopped"
 
 
 def _show(args) -> str:

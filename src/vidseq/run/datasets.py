@@ -66,6 +66,11 @@ def screen(parts: dict[str, Catalog], cfg: RunConfig, cache: ClipCache | None = 
     return {name: c.subset([it for it in c if it.path not in bad]) for name, c in parts.items()}
 
 
+def screen_file(cfg: RunConfig, path: str) -> str | None:
+    """Why one file cannot give the run's clips (None when it can), in the screen's words."""
+    return _screen_file(path, clip_spec(cfg), sampler_for(cfg), None)
+
+
 def _screen_file(path: str, spec: ClipSpec, sampler: Sampler, cache: ClipCache | None) -> str | None:
     """Why a file cannot give its clips (None when it can)."""
     source = open_source(path, spec, cache)

@@ -9,6 +9,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
+from vidseq.config import RunConfig
 from vidseq.data.catalog import MEDIA_EXTENSIONS
 from vidseq.data.dataset import ClipDataset
 from vidseq.data.probe import probe
@@ -46,6 +47,29 @@ def video_probabilities(model: keras.Model, ds: ClipDataset, verbose: int | str 
     return average_views(probs[keep], owners[keep])
 
 
+def ranked(probs: np.ndarray, classes: Sequence[str], top: int = 3) -> list[dict]:
+    """The `top` most probable classes of one probability vector: `[{"class", "probability"}, ...]`."""
+    order = np.argsort(-probs)[:top]
+    return [{"class": classes[k], "probability": float(probs[k])} for k in order]
+
+
+def predict_loaded(cfg: RunConfig, model: keras.Model, classes: Sequence[str], files: Sequence[str],
+                   clips: int = 1, top: int = 3) -> tuple[list[dict], ClipDataset]:
+    """`predict_files` with a loaded run: the results, and the dataset whose clips were predicted."""
+    if clips < 1:
+        raise VidseqError(f"clips must be at least 1. Received: clips={clips}")
+    ds = dataset_for(cfg, list(files), views=clips, max_bad=1.0)
+    ids, probs = video_probabilities(model, ds)
+    by_item = dict(zip((int(i) for i in ids), probs))
+    results = []
+    for i, f in enumerate(files):
+        if i not in by_item:
+            results.append({"file": f, "error": ds.report.quarantined.get(f, "could not be read")})
+        else:
+            results.append({"file": f, "top": ranked(by_item[i], classes, top)})
+    return results, ds
+
+
 def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], clips: int = 1, top: int = 3,
                   unsafe: bool = False) -> list[dict]:
     """Per file: `{"file", "top": [{"class", "probability"}, ...]}`, or `{"file", "error"}`.
@@ -57,31 +81,26 @@ def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], c
         top: how many classes to list, most probable first.
         unsafe: allow a model whose Lambda layers run code when loaded (trusted files only).
     """
-    if clips < 1:
-        raise VidseqError(f"clips must be at least 1. Received: clips={clips}")
     cfg, model, classes = RunDir(run).load(unsafe)
-    files = expand_inputs(inputs)
-    ds = dataset_for(cfg, files, views=clips, max_bad=1.0)
-    ids, probs = video_probabilities(model, ds)
-    by_item = dict(zip((int(i) for i in ids), probs))
-    results = []
-    for i, f in enumerate(files):
-        if i not in by_item:
-            results.append({"file": f, "error": ds.report.quarantined.get(f, "could not be read")})
-            continue
-        order = np.argsort(-by_item[i])[:top]
-        results.append({"file": f, "top": [{"class": classes[k], "probability": float(by_item[i][k])} for k in order]})
-    return results
+    return predict_loaded(cfg, model, classes, expand_inputs(inputs), clips, top)[0]
+
+
+def timeline_loaded(cfg: RunConfig, model: keras.Model, file: str | os.PathLike,
+                    window: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """(window centres in seconds, class probabilities per window) of `window`-second clips slid
+    over a video by half a window, with a loaded run."""
+    sampler = SlidingSampler(stride=window / 2, sequence_time=window)
+    ds = dataset_for(cfg, [str(file)], sampler=sampler, max_bad=0.0)
+    probs = model.predict(ds, verbose=0)
+    starts = sampler.starts(probe(file), cfg.frames)
+    centres = np.array([starts[s.window] for s in ds.samples]) + window / 2
+    return centres, probs
 
 
 def predict_timeline(run: str | os.PathLike, file: str | os.PathLike, out: str | os.PathLike,
                      window: float = 2.0, unsafe: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Slide `window`-second clips (half-window stride) over a long video; plot probability vs time to `out`."""
     cfg, model, classes = RunDir(run).load(unsafe)
-    sampler = SlidingSampler(stride=window / 2, sequence_time=window)
-    ds = dataset_for(cfg, [str(file)], sampler=sampler, max_bad=0.0)
-    probs = model.predict(ds, verbose=0)
-    starts = sampler.starts(probe(file), cfg.frames)
-    centres = np.array([starts[s.window] for s in ds.samples]) + window / 2
+    centres, probs = timeline_loaded(cfg, model, file, window)
     plot_timeline(centres, probs, classes, out)
     return centres, probs

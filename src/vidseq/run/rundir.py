@@ -14,6 +14,7 @@ from vidseq.config import RunConfig
 from vidseq.data.catalog import Catalog, load_split, save_split
 from vidseq.errors import VidseqError
 from vidseq.io import write_atomic
+from vidseq.models import layers, temporal  # noqa: F401  (register the custom layers that load_model needs)
 
 # settings a resumed run may change; every other one must stay as the run was started
 RESUMABLE = ("epochs", "workers", "cache", "cache_dir", "early_stopping", "max_bad", "jit_compile")
