@@ -95,7 +95,7 @@ def test_preprocess_json_describes_the_run(run_dir, exported, real_clips, motion
 def test_preprocess_json_of_an_audio_run_reproduces_its_spectrograms(tmp_path):
     wav = tone(tmp_path / "a.wav", 600, seconds=1.5)
     save_split(tmp_path / "split.json", {"train": Catalog((Item(str(wav), 0), Item(str(wav), 1)), ("a", "b"), str(tmp_path))})
-    cfg = RunConfig(data=str(tmp_path), frames=6, size="40x24", gray=True, audio_norm="band")
+    cfg = RunConfig(data=str(tmp_path), model="convnet-gru", frames=6, size="40x24", gray=True, audio_norm="band")
     model = build_model("convnet-gru", (6, 40, 24, 1), 2, compile=False, **TINY["convnet-gru"])
     pre = preprocess_manifest(cfg, tmp_path, model)
     a = pre["audio"]
