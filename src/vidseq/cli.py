@@ -95,11 +95,18 @@ def _parser() -> argparse.ArgumentParser:
     prep.add_argument("--fps", type=float, default=15, help="frame rate (default: 15)")
     prep.add_argument("--gop", type=int, default=8, help="keyframe interval in frames (default: 8)")
     prep.add_argument("--workers", type=int, default=None, help="parallel files (default: all cores)")
+    _add_ray_option(prep, "re-encode the files as tasks on this Ray cluster (DST on a filesystem all nodes share)")
     prep.set_defaults(handler=_prepare)
 
     models = sub.add_parser("models", help="list the zoo")
     models.set_defaults(handler=_models)
     return p
+
+
+def _add_ray_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--ray", metavar="ADDRESS", default=None,
+                        help=f"{what}: host:port of its head, auto (the one started on this machine) or local "
+                             "(a new one here); needs pip install 'vidseq[ray]'")
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -196,7 +203,12 @@ def _show(args) -> str:
 def _prepare(args) -> str:
     from vidseq.data.prepare import prepare
 
-    r = prepare(args.src, args.dst, size=args.size, fps=args.fps, gop=args.gop, workers=args.workers)
+    if args.ray:
+        from vidseq.scale.prepare import prepare_on_ray
+
+        r = prepare_on_ray(args.src, args.dst, args.ray, size=args.size, fps=args.fps, gop=args.gop)
+    else:
+        r = prepare(args.src, args.dst, size=args.size, fps=args.fps, gop=args.gop, workers=args.workers)
     for path, reason in r.failed.items():
         print(f"{path}: failed: {reason}")
     mb = 1e6
