@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -60,6 +61,42 @@ def features_refusal(clips: ClipDataset, cnn: keras.Model | None) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class FeatureJob:
+    """The frames of one video whose features a dataset needs, and their cache key."""
+
+    item: int
+    path: str
+    indices: np.ndarray
+    key: tuple
+
+
+def feature_key(source, fingerprint: str, indices: np.ndarray) -> tuple:
+    """The cache key of a video's features: file identity, the CNN's fingerprint, the frame format and frames."""
+    return (*source.identity, "features", fingerprint, *source.spec.frame_format,
+            hashlib.sha1(np.ascontiguousarray(indices).tobytes()).hexdigest())
+
+
+def feature_jobs(clips: ClipDataset, fingerprint: str) -> list[FeatureJob]:
+    """One job per usable video of `clips`: every frame its samples can draw in any epoch."""
+    frames: dict[int, list[np.ndarray]] = {}
+    for sample, s in enumerate(clips.samples):
+        if not clips.is_quarantined(s.item):
+            frames.setdefault(s.item, []).append(clips.drawable(sample))
+    jobs = []
+    for item, lists in frames.items():
+        indices = np.unique(np.concatenate(lists))
+        jobs.append(FeatureJob(item, clips.items[item].path, indices, feature_key(clips.sources[item], fingerprint, indices)))
+    return jobs
+
+
+def compute_features(cnn: keras.Model, pixels: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """The frozen CNN on uint8 frames (T, H, W, C), `chunk` frames at a time: float32 (T, features)."""
+    out = [keras.ops.convert_to_numpy(cnn(unit_scale(pixels[i : i + chunk]), training=False))
+           for i in range(0, len(pixels), chunk)]
+    return np.concatenate(out).astype(np.float32)
+
+
 class FeatureDataset(keras.utils.PyDataset):
     """Batches of per-frame CNN features (batch, frames, features) for the samples of `clips`.
 
@@ -82,6 +119,11 @@ class FeatureDataset(keras.utils.PyDataset):
     def __len__(self) -> int:
         return self.clips.num_batches
 
+    @property
+    def videos(self) -> int:
+        """Videos whose features are held."""
+        return len(self._features)
+
     def on_epoch_end(self) -> None:
         """Advance the clips to their next epoch (new order, new random frames)."""
         self.clips.on_epoch_end()
@@ -90,9 +132,17 @@ class FeatureDataset(keras.utils.PyDataset):
         """Go to `epoch`, as ClipDataset.set_epoch."""
         self.clips.set_epoch(epoch)
 
+    def batch_samples(self, index: int) -> list[int]:
+        """The samples of batch `index` in this epoch's order (the clips')."""
+        return self.clips.batch_samples(index)
+
     def __getitem__(self, index: int):
+        return self.batch_of(self.batch_samples(index), index)
+
+    def batch_of(self, samples: list[int], index: int):
+        """(features, labels) of `samples` (a batch, or one process's part of it)."""
         chosen, rows = [], []
-        for s in self.clips.batch_samples(index):
+        for s in samples:
             s, row = self.clips.load_or_substitute(s, self.sequence)
             chosen.append(s)
             rows.append(row)
@@ -107,33 +157,24 @@ class FeatureDataset(keras.utils.PyDataset):
         return self._features[item][np.searchsorted(self._frames[item], indices)]
 
     def _extract_all(self) -> None:
-        frames: dict[int, list[np.ndarray]] = {}
-        for sample, s in enumerate(self.clips.samples):
-            if not self.clips.is_quarantined(s.item):
-                frames.setdefault(s.item, []).append(self.clips.drawable(sample))
         started, computed = time.time(), 0
-        for item, lists in frames.items():
-            self._frames[item] = np.unique(np.concatenate(lists))
+        for job in feature_jobs(self.clips, self.fingerprint):
+            self._frames[job.item] = job.indices
             try:
-                computed += self._extract(item)
+                computed += self._extract(job)
             except VideoDecodeError as e:
-                self.clips.quarantine(item, e.reason)
+                self.clips.quarantine(job.item, e.reason)
+        self.computed = computed
         log.info("features: %d videos (%d frames computed, the rest from the cache) in %.1f s",
                  len(self._features), computed, time.time() - started)
 
-    def _extract(self, item: int) -> int:
-        """Features of an item's frames, from the cache or computed; returns the frames computed."""
-        indices, source = self._frames[item], self.clips.sources[item]
-        key = (*source.identity, "features", self.fingerprint, *source.spec.frame_format,
-               hashlib.sha1(indices.tobytes()).hexdigest())
-        cached = self.cache.get(key) if self.cache is not None else None
+    def _extract(self, job: FeatureJob) -> int:
+        """Features of a video's frames, from the cache or computed; returns the frames computed."""
+        cached = self.cache.get(job.key) if self.cache is not None else None
         if cached is not None:
-            self._features[item] = cached
+            self._features[job.item] = cached
             return 0
-        pixels = source.read(indices)
-        out = [keras.ops.convert_to_numpy(self.cnn(unit_scale(pixels[i : i + self.chunk]), training=False))
-               for i in range(0, len(pixels), self.chunk)]
-        self._features[item] = np.concatenate(out).astype(np.float32)
+        self._features[job.item] = compute_features(self.cnn, self.clips.sources[job.item].read(job.indices), self.chunk)
         if self.cache is not None:
-            self.cache.put(key, self._features[item], memory=False)  # kept in self._features already
-        return len(indices)
+            self.cache.put(job.key, self._features[job.item], memory=False)  # kept in self._features already
+        return len(job.indices)
