@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_options(train)
     train.set_defaults(handler=_train)
 
+    feats = sub.add_parser("features", help="fill the disk cache with a frozen CNN's features, as train would")
+    feats.add_argument("data", help="folder (one sub-folder per class), glob with {classname}, or CSV")
+    feats.add_argument("--config", help="YAML file of settings; flags override it")
+    feats.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                       help="zoo option such as weights=PATH, units=128 (repeatable)")
+    _add_ray_option(feats, "compute the features as tasks on this Ray cluster (--cache-dir on a filesystem all nodes share)")
+    _add_config_options(feats)
+    feats.set_defaults(handler=_features, out=None, resume=False)
+
     ev = sub.add_parser("evaluate", help="metrics of a run on its test split or other data")
     ev.add_argument("run", help="a finished run directory")
     ev.add_argument("--data", help="evaluate on this folder / glob / CSV instead of the saved test split")
@@ -130,8 +139,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def _train_config(args) -> RunConfig:
     """The run's settings: the saved ones when resuming (else --config's), with the options given."""
-    saved = Path(args.out) / "config.yaml"
-    if args.resume and saved.is_file():
+    saved = Path(args.out) / "config.yaml" if args.resume else None
+    if saved is not None and saved.is_file():
         base = dataclasses.asdict(RunConfig.load(saved))
     else:
         base = dataclasses.asdict(RunConfig.load(args.config)) if args.config else {}
@@ -162,6 +171,22 @@ def _train(args) -> str:
         return f"trained {result.epochs} epochs in {result.seconds:.0f}s into {result.run} (no test split)"
     print(metrics_table(result.metrics))
     return f"test accuracy {result.metrics['accuracy']:.3f} (n={result.metrics['n']})"
+
+
+def _features(args) -> str:
+    cfg = _train_config(args)
+    if args.ray:
+        from vidseq.scale.features import features_on_ray
+
+        done = features_on_ray(cfg, args.ray)
+    else:
+        from vidseq.run.train import warm_features
+
+        done = warm_features(cfg)
+    for path, reason in done["failed"].items():
+        print(f"{path}: failed: {reason}")
+    return (f"features of {done['videos']} video(s) in {cfg.cache_dir} ({done['computed']} frames computed in this "
+            f"process, the rest cached), {len(done['failed'])} failed")
 
 
 def _evaluate(args) -> str:

@@ -18,6 +18,7 @@ from vidseq.config import RunConfig
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog
 from vidseq.data.dataset import ClipDataset
+from vidseq.data.spec import ClipSpec
 from vidseq.data.transforms import parse_size
 from vidseq.errors import VidseqError
 from vidseq.io import write_atomic
@@ -31,7 +32,7 @@ from vidseq.run.parallel import Processes, local_keras
 from vidseq.run.rundir import RunDir, resume_config
 
 log = logging.getLogger("vidseq")
-FeatureRunner = Callable[[keras.Model, str, list[FeatureJob]], dict[str, str]]
+FeatureRunner = Callable[[keras.Model, str, ClipSpec, str, list[FeatureJob]], dict[str, str]]
 
 
 @dataclass
@@ -146,7 +147,7 @@ def training_setup(cfg: RunConfig) -> tuple[RunConfig, dict[str, Catalog], ClipC
 def warm_features(cfg: RunConfig, runner: FeatureRunner | None = None) -> dict:
     """Fill the feature cache (`cfg.cache_dir`) as `train` would, training nothing: the same split,
     datasets, model (same seed, so the same CNN fingerprint) and keys; a later `train` with the same
-    settings computes no feature. `runner(cnn, fingerprint, jobs)` computes the missing
+    settings computes no feature. `runner(cnn, fingerprint, spec, cache directory, jobs)` computes the missing
     ones elsewhere (Ray: vidseq.scale.features) into the disk cache and returns {path: reason} for
     the files that failed, which are then quarantined as they would have been here.
     Returns {"videos", "computed" (frames computed here), "failed": {path: reason}}."""
@@ -161,7 +162,7 @@ def warm_features(cfg: RunConfig, runner: FeatureRunner | None = None) -> dict:
         raise VidseqError(f"these settings train without cached features: {reason}; nothing to extract.")
     if runner is not None:
         jobs = [[j for j in feature_jobs(ds, fingerprint(cnn)) if not cache.has(j.key)] for ds in datasets]
-        failed = runner(cnn, fingerprint(cnn), [j for js in jobs for j in js])
+        failed = runner(cnn, fingerprint(cnn), datasets[0].spec, str(cache.directory), [j for js in jobs for j in js])
         for ds, js in zip(datasets, jobs):
             for job in (j for j in js if j.path in failed):
                 ds.quarantine(job.item, failed[job.path])
