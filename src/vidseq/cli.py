@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--timeline", metavar="PNG", help="slide windows over the (single) video and plot to PNG")
     pr.add_argument("--window", type=float, default=2.0, help="timeline window in seconds (default: 2)")
     pr.add_argument("--unsafe", action="store_true", help="allow a model whose Lambda layers run code (trusted files only)")
+    _add_ray_option(pr, "predict the files as tasks on this Ray cluster (run and files on a filesystem all nodes share)")
     pr.set_defaults(handler=_predict)
 
     show = sub.add_parser("show", help="draw sampled clips as a picture")
@@ -201,11 +202,18 @@ def _predict(args) -> str:
     from vidseq.run.predict import predict_files, predict_timeline
 
     if args.timeline:
+        if args.ray:
+            raise VidseqError("--timeline slides over one video in this process; drop --ray.")
         if len(args.files) != 1:
             raise VidseqError("--timeline takes exactly one video file.")
         times, _ = predict_timeline(args.run, args.files[0], args.timeline, window=args.window, unsafe=args.unsafe)
         return f"wrote {args.timeline} ({len(times)} windows)"
-    results = predict_files(args.run, args.files, clips=args.clips, unsafe=args.unsafe)
+    if args.ray:
+        from vidseq.scale.predict import predict_on_ray
+
+        results = predict_on_ray(args.run, args.files, args.ray, clips=args.clips, unsafe=args.unsafe)
+    else:
+        results = predict_files(args.run, args.files, clips=args.clips, unsafe=args.unsafe)
     for r in results:
         if args.json:
             print(json.dumps(r))

@@ -9,12 +9,14 @@ from typing import Sequence
 import keras
 import numpy as np
 
+from vidseq.config import RunConfig
 from vidseq.data.catalog import MEDIA_EXTENSIONS
-from vidseq.data.dataset import ClipDataset
+from vidseq.data.dataset import NO_CLIP_LEFT, ClipDataset
 from vidseq.data.probe import probe
 from vidseq.data.sampling import SlidingSampler
+from vidseq.data.sources import open_source
 from vidseq.errors import VidseqError
-from vidseq.run.datasets import dataset_for
+from vidseq.run.datasets import clip_spec, dataset_for
 from vidseq.run.metrics import average_views
 from vidseq.run.rundir import RunDir
 from vidseq.viz import plot_timeline
@@ -59,9 +61,20 @@ def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], c
     """
     if clips < 1:
         raise VidseqError(f"clips must be at least 1. Received: clips={clips}")
-    cfg, model, classes = RunDir(run).load(unsafe)
-    files = expand_inputs(inputs)
-    ds = dataset_for(cfg, files, views=clips, max_bad=1.0)
+    loaded = RunDir(run).load(unsafe)
+    return predict_loaded(loaded, expand_inputs(inputs), clips, top)
+
+
+def predict_loaded(loaded: tuple[RunConfig, keras.Model, list[str]], files: Sequence[str], clips: int = 1,
+                   top: int = 3) -> list[dict]:
+    """predict_files for a run already loaded (RunDir.load) and files already listed, in their order."""
+    cfg, model, classes = loaded
+    try:
+        ds = dataset_for(cfg, list(files), views=clips, max_bad=1.0)
+    except VidseqError as e:
+        if str(e) != NO_CLIP_LEFT:
+            raise
+        return [{"file": f, "error": _reason(f, cfg)} for f in files]  # none readable (e.g. one task's share)
     ids, probs = video_probabilities(model, ds)
     by_item = dict(zip((int(i) for i in ids), probs))
     results = []
@@ -72,6 +85,12 @@ def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], c
         order = np.argsort(-by_item[i])[:top]
         results.append({"file": f, "top": [{"class": classes[k], "probability": float(by_item[i][k])} for k in order]})
     return results
+
+
+def _reason(path: str, cfg: RunConfig) -> str:
+    """Why a file gives no clip, in the dataset's words."""
+    source = open_source(path, clip_spec(cfg), None)
+    return source if isinstance(source, str) else "could not be read"
 
 
 def predict_timeline(run: str | os.PathLike, file: str | os.PathLike, out: str | os.PathLike,
