@@ -161,13 +161,26 @@ def _train_config(args) -> RunConfig:
 
 
 def _train(args) -> str:
-    from vidseq.run.evaluate import metrics_table
-    from vidseq.run.train import train
-
     cfg = _train_config(args)
     if not Path(cfg.data).exists() and "{classname}" not in cfg.data:
         raise VidseqError(f"data {cfg.data} does not exist; give a folder, a {{classname}} glob or a CSV.")
-    result = train(cfg, args.out, resume=args.resume)
+    from vidseq.scale import distributed
+
+    if not distributed.requested():
+        return _train_in(cfg, args)
+    try:
+        return _train_in(cfg, args, distributed.join())
+    except (VidseqError, KeyboardInterrupt) as e:
+        distributed.abandon(e if isinstance(e, VidseqError) else "interrupted; start all processes again with --resume.")
+
+
+def _train_in(cfg: RunConfig, args, processes=None) -> str:
+    from vidseq.run.evaluate import metrics_table
+    from vidseq.run.train import train
+
+    result = train(cfg, args.out, resume=args.resume, processes=processes)
+    if processes is not None and not processes.writer:
+        return f"process {processes.index} of {processes.count}: trained to epoch {result.epochs} (process 0 wrote the run)"
     if result.metrics is None:
         return f"trained {result.epochs} epochs in {result.seconds:.0f}s into {result.run} (no test split)"
     print(metrics_table(result.metrics))

@@ -95,7 +95,7 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
         try:
             fitted.fit(train_data, validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch,
                        callbacks=callbacks, class_weight=_class_weights(parts["train"]) if cfg.class_weights else None,
-                       verbose=progress(verbose))
+                       verbose=progress(verbose) if processes.writer else 0)
         except Exception as e:
             _raise_data_failure(train_ds, val_ds)
             if processes.count > 1:
