@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install ffmpeg test test-all faults conformance demo bench clean
+.PHONY: install ffmpeg test test-all faults conformance demo bench bench-scale clean
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/loader.py
 	$(PY) benchmarks/train.py
+
+# Ray (prepare, features) with 1 and 2 workers, and 2-process training against 1 (docs/scaling.md)
+bench-scale: $(STAMP)
+	$(PY) benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) demo-run .pytest_cache conformance-corpus
