@@ -1,12 +1,14 @@
 # `make test` and `make demo` are the whole set-up on a fresh machine: each (re)builds .venv when
-# pyproject.toml changed, then runs.
+# pyproject.toml changed, installs the Debian tools the tests use where they are missing, then runs.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# torch only for the EfficientNet-Lite parity test, and only this CPU build where the machine has it
+# on disk: any other torch spec pulls a multi-GB CUDA build. Without it the parity tests skip.
+TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl))
 
-.PHONY: install ffmpeg chromium test test-all faults conformance demo bench clean
+.PHONY: install ffmpeg chromium lint test test-all faults conformance demo bench bench-scale clean
 
 install: $(STAMP)
 
@@ -14,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
+	$(if $(TORCH_WHEEL),$(PY) -m pip install -q "$(TORCH_WHEEL)")
 	touch $(STAMP)
 
 # The conformance tests write their corpus with the ffmpeg CLI and use it as the oracle: install
@@ -28,11 +31,14 @@ chromium:
 	@[ -x /usr/bin/chromium ] || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks examples
+
 # pytest exits 5 when it collected no test: that is a failure here, never a green run.
-test: $(STAMP) ffmpeg chromium
+test: $(STAMP) ffmpeg chromium lint
 	$(PY) -m pytest -q -m "not slow" || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran" >&2; exit $$rc; }
 
-test-all: $(STAMP) ffmpeg chromium
+test-all: $(STAMP) ffmpeg chromium lint
 	$(PY) -m pytest -q || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran" >&2; exit $$rc; }
 
 faults: $(STAMP)
@@ -50,6 +56,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/loader.py
 	$(PY) benchmarks/train.py
+
+# Ray (prepare, features) with 1 and 2 workers, and 2-process training against 1 (docs/scaling.md)
+bench-scale: $(STAMP)
+	$(PY) benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) demo-run .pytest_cache conformance-corpus

@@ -77,10 +77,11 @@ def _fresh(code: str, **env) -> subprocess.CompletedProcess:
                           env={**environ, **env})
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["models"], ["train", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["models"], ["train", "--help"], ["features", "--help"],
+                                  ["prepare", "--help"], ["predict", "--help"]])
 def test_help_and_models_import_neither_tensorflow_nor_keras(argv):
     out = _fresh("import sys\nfrom vidseq.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-                 "print('HEAVY', sorted(m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules))" % argv)
+                 "print('HEAVY', sorted(m for m in ('tensorflow', 'keras', 'jax', 'ray') if m in sys.modules))" % argv)
     assert out.returncode == 0, out.stderr
     assert "HEAVY []" in out.stdout
     assert out.stderr.strip() == ""

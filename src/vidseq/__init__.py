@@ -8,7 +8,7 @@ before TensorFlow can be imported, so that its start-up lines stay out of every 
 import importlib
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow C++: warnings and errors, no INFO lines
 
 _PUBLIC = {
     "Catalog": "vidseq.data.catalog",

@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_options(train)
     train.set_defaults(handler=_train)
 
+    feats = sub.add_parser("features", help="fill the disk cache with a frozen CNN's features, as train would")
+    feats.add_argument("data", help="folder (one sub-folder per class), glob with {classname}, or CSV")
+    feats.add_argument("--config", help="YAML file of settings; flags override it")
+    feats.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                       help="zoo option such as weights=PATH, units=128 (repeatable)")
+    _add_ray_option(feats, "compute the features as tasks on this Ray cluster (--cache-dir on a filesystem all nodes share)")
+    _add_config_options(feats)
+    feats.set_defaults(handler=_features, out=None, resume=False)
+
     ev = sub.add_parser("evaluate", help="metrics of a run on its test split or other data")
     ev.add_argument("run", help="a finished run directory")
     ev.add_argument("--data", help="evaluate on this folder / glob / CSV instead of the saved test split")
@@ -75,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--timeline", metavar="PNG", help="slide windows over the (single) video and plot to PNG")
     pr.add_argument("--window", type=float, default=2.0, help="timeline window in seconds (default: 2)")
     pr.add_argument("--unsafe", action="store_true", help="allow a model whose Lambda layers run code (trusted files only)")
+    _add_ray_option(pr, "predict the files as tasks on this Ray cluster (run and files on a filesystem all nodes share)")
     pr.set_defaults(handler=_predict)
 
     ex = sub.add_parser("export", help="a run's model as ONNX, TFLite or a SavedModel, checked against Keras")
@@ -109,11 +119,18 @@ def _parser() -> argparse.ArgumentParser:
     prep.add_argument("--fps", type=float, default=15, help="frame rate (default: 15)")
     prep.add_argument("--gop", type=int, default=8, help="keyframe interval in frames (default: 8)")
     prep.add_argument("--workers", type=int, default=None, help="parallel files (default: all cores)")
+    _add_ray_option(prep, "re-encode the files as tasks on this Ray cluster (DST on a filesystem all nodes share)")
     prep.set_defaults(handler=_prepare)
 
     models = sub.add_parser("models", help="list the zoo")
     models.set_defaults(handler=_models)
     return p
+
+
+def _add_ray_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--ray", metavar="ADDRESS", default=None,
+                        help=f"{what}: host:port of its head, auto (the one started on this machine) or local "
+                             "(a new one here); needs pip install 'vidseq[ray]'")
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -137,8 +154,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def _train_config(args) -> RunConfig:
     """The run's settings: the saved ones when resuming (else --config's), with the options given."""
-    saved = Path(args.out) / "config.yaml"
-    if args.resume and saved.is_file():
+    saved = Path(args.out) / "config.yaml" if args.resume else None
+    if saved is not None and saved.is_file():
         base = dataclasses.asdict(RunConfig.load(saved))
     else:
         base = dataclasses.asdict(RunConfig.load(args.config)) if args.config else {}
@@ -158,17 +175,46 @@ def _train_config(args) -> RunConfig:
 
 
 def _train(args) -> str:
-    from vidseq.run.evaluate import metrics_table
-    from vidseq.run.train import train
-
     cfg = _train_config(args)
     if not Path(cfg.data).exists() and "{classname}" not in cfg.data:
         raise VidseqError(f"data {cfg.data} does not exist; give a folder, a {{classname}} glob or a CSV.")
-    result = train(cfg, args.out, resume=args.resume)
+    from vidseq.scale import distributed
+
+    if not distributed.requested():
+        return _train_in(cfg, args)
+    try:
+        return _train_in(cfg, args, distributed.join())
+    except (VidseqError, KeyboardInterrupt) as e:
+        distributed.abandon(e if isinstance(e, VidseqError) else "interrupted; start all processes again with --resume.")
+
+
+def _train_in(cfg: RunConfig, args, processes=None) -> str:
+    from vidseq.run.evaluate import metrics_table
+    from vidseq.run.train import train
+
+    result = train(cfg, args.out, resume=args.resume, processes=processes)
+    if processes is not None and not processes.writer:
+        return f"process {processes.index} of {processes.count}: trained to epoch {result.epochs} (process 0 wrote the run)"
     if result.metrics is None:
         return f"trained {result.epochs} epochs in {result.seconds:.0f}s into {result.run} (no test split)"
     print(metrics_table(result.metrics))
     return f"test accuracy {result.metrics['accuracy']:.3f} (n={result.metrics['n']})"
+
+
+def _features(args) -> str:
+    cfg = _train_config(args)
+    if args.ray:
+        from vidseq.scale.features import features_on_ray
+
+        done = features_on_ray(cfg, args.ray)
+    else:
+        from vidseq.run.train import warm_features
+
+        done = warm_features(cfg)
+    for path, reason in done["failed"].items():
+        print(f"{path}: failed: {reason}")
+    return (f"features of {done['videos']} video(s) in {cfg.cache_dir} ({done['computed']} frames computed in this "
+            f"process, the rest cached), {len(done['failed'])} failed")
 
 
 def _evaluate(args) -> str:
@@ -183,11 +229,18 @@ def _predict(args) -> str:
     from vidseq.run.predict import predict_files, predict_timeline
 
     if args.timeline:
+        if args.ray:
+            raise VidseqError("--timeline slides over one video in this process; drop --ray.")
         if len(args.files) != 1:
             raise VidseqError("--timeline takes exactly one video file.")
         times, _ = predict_timeline(args.run, args.files[0], args.timeline, window=args.window, unsafe=args.unsafe)
         return f"wrote {args.timeline} ({len(times)} windows)"
-    results = predict_files(args.run, args.files, clips=args.clips, unsafe=args.unsafe)
+    if args.ray:
+        from vidseq.scale.predict import predict_on_ray
+
+        results = predict_on_ray(args.run, args.files, args.ray, clips=args.clips, unsafe=args.unsafe)
+    else:
+        results = predict_files(args.run, args.files, clips=args.clips, unsafe=args.unsafe)
     for r in results:
         if args.json:
             print(json.dumps(r))
@@ -230,7 +283,12 @@ def _show(args) -> str:
 def _prepare(args) -> str:
     from vidseq.data.prepare import prepare
 
-    r = prepare(args.src, args.dst, size=args.size, fps=args.fps, gop=args.gop, workers=args.workers)
+    if args.ray:
+        from vidseq.scale.prepare import prepare_on_ray
+
+        r = prepare_on_ray(args.src, args.dst, args.ray, size=args.size, fps=args.fps, gop=args.gop)
+    else:
+        r = prepare(args.src, args.dst, size=args.size, fps=args.fps, gop=args.gop, workers=args.workers)
     for path, reason in r.failed.items():
         print(f"{path}: failed: {reason}")
     mb = 1e6

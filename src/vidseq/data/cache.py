@@ -72,6 +72,13 @@ class ClipCache:
             self._remember(key, clip)
         return clip
 
+    def has(self, key: Hashable) -> bool:
+        """Whether `key` is held in memory or on disk (without reading it; a damaged entry counts)."""
+        with self._lock:
+            if key in self._data:
+                return True
+        return bool(self.directory) and self._path(key).is_file()
+
     def put(self, key: Hashable, clip: np.ndarray, memory: bool = True) -> None:
         """Store `clip` (made read-only) in memory (unless `memory=False`: the caller keeps it),
         and on disk when a directory is set."""

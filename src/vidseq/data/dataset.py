@@ -162,8 +162,12 @@ class ClipDataset(keras.utils.PyDataset):
 
     # ---- batches --------------------------------------------------------------------------
     def __getitem__(self, index: int):
+        return self.batch_of(self.batch_samples(index), index)
+
+    def batch_of(self, samples: Sequence[int], index: int):
+        """The batch of `samples` (all of batch `index`, or one process's part of it)."""
         clips, chosen = [], []
-        for s in self.batch_samples(index):
+        for s in samples:
             s, clip = self.load_or_substitute(s)
             clips.append(self.streams(clip))
             chosen.append(s)

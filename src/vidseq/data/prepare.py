@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import av
 import numpy as np
@@ -20,6 +21,9 @@ from vidseq.data.probe import open_video
 from vidseq.errors import VidseqError
 
 log = logging.getLogger("vidseq")
+Job = tuple[str, str]  # (source video, target path)
+Outcome = tuple[str, int | None, str | None]  # (source, bytes written, or the reason it failed)
+Runner = Callable[[list[Job], int, float, int], Iterable[Outcome]]
 
 
 @dataclass
@@ -35,11 +39,13 @@ class PrepareReport:
 
 
 def prepare(src: str | os.PathLike, dst: str | os.PathLike, size: int = 160, fps: float = 15, gop: int = 8,
-            workers: int | None = None) -> PrepareReport:
+            workers: int | None = None, runner: Runner | None = None) -> PrepareReport:
     """Re-encode every video under `src` into `dst` (same relative paths); copy other files as they are.
 
     Resumable: a file whose output exists is skipped (outputs are written under a temporary name
     and renamed, so an existing output is complete). Files that fail are listed, not fatal.
+    `runner` re-encodes the jobs elsewhere (e.g. on a Ray cluster, vidseq.scale.prepare): it
+    yields one Outcome per job, in any order; by default a local pool of `workers` processes.
     """
     root, out = Path(src), Path(dst)
     if not root.is_dir():
@@ -63,19 +69,37 @@ def prepare(src: str | os.PathLike, dst: str | os.PathLike, size: int = 160, fps
             shutil.copy2(path, target)
             report.copied += 1
             report.bytes_after += target.stat().st_size
+    outcomes = (runner or (lambda *args: _in_processes(*args, workers=workers)))(jobs, size, fps, gop)
+    for done, (source, written, error) in enumerate(outcomes, 1):
+        if error is None:
+            report.converted += 1
+            report.bytes_after += written
+        else:
+            report.failed[source] = error
+            log.warning("prepare: %s failed: %s", source, error)
+        _progress(done, len(jobs))
+    return report
+
+
+def _in_processes(jobs: list[Job], size: int, fps: float, gop: int, workers: int | None) -> Iterator[Outcome]:
+    """Re-encode `jobs` on a local pool of processes, yielding outcomes as they finish."""
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
         futures = {pool.submit(reencode, s, t, size, fps, gop): s for s, t in jobs}
-        for done, future in enumerate(as_completed(futures), 1):
-            source = futures[future]
+        for future in as_completed(futures):
             error = future.exception()
-            if error is None:
-                report.converted += 1
-                report.bytes_after += future.result()
-            else:
-                report.failed[source] = str(error)
-                log.warning("prepare: %s failed: %s", source, error)
-            _progress(done, len(jobs))
-    return report
+            yield (futures[future], None, str(error)) if error is not None else (futures[future], future.result(), None)
+
+
+def reencode_outcome(src: str, dst: str, size: int, fps: float, gop: int) -> Outcome:
+    """`reencode` as an Outcome, where an output that exists already (written whole by an earlier
+    attempt of the same job, since outputs are renamed into place) is kept, not written again."""
+    target = Path(dst)
+    if target.exists():
+        return src, target.stat().st_size, None
+    try:
+        return src, reencode(src, dst, size, fps, gop), None
+    except Exception as e:  # noqa: BLE001 (a file that fails is listed in the report, as on one machine)
+        return src, None, str(e)
 
 
 def reencode(src: str, dst: str, size: int, fps: float, gop: int) -> int:

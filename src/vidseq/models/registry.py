@@ -83,6 +83,7 @@ TEMPORAL_HEADS: dict[str, TemporalHead] = {
     "attention": TemporalHead("vidseq.models.temporal:attention_pooling"),
     "transformer": TemporalHead("vidseq.models.temporal:transformer", ("blocks", "heads", "pooling")),
     "avgpool": TemporalHead("vidseq.models.temporal:average_pooling"),
+    "motion": TemporalHead("vidseq.models.temporal:motion_pooling"),
 }
 NOT_HEADS = ("mean", "none")  # temporal values that are no head: per-frame averaging, whole-clip networks
 OPTIMIZERS = ("adam", "nadam", "sgd", "rmsprop")

@@ -13,6 +13,7 @@ import keras
 
 from vidseq.errors import VidseqError
 from vidseq.io import write_atomic
+from vidseq.run.parallel import local_keras
 from vidseq.viz import plot_curves
 
 
@@ -22,7 +23,8 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> None:
     target = Path(path)
     tmp = target.with_name(f".{target.stem}.tmp.keras")
     try:
-        model.save(tmp)
+        with local_keras():  # one process saves alone: no variable it makes may wait for the others
+            model.save(tmp)
         os.replace(tmp, target)
     except OSError as e:
         tmp.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -60,6 +61,56 @@ def features_refusal(clips: ClipDataset, cnn: keras.Model | None) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class FeatureJob:
+    """The frames of one video whose features a dataset needs, and their cache keys (one per frame)."""
+
+    item: int
+    path: str
+    indices: np.ndarray
+    keys: tuple[tuple, ...]
+
+
+def feature_keys(source, fingerprint: str, indices: np.ndarray) -> tuple[tuple, ...]:
+    """The cache key of each frame's features: file identity, the CNN's fingerprint, the frame format,
+    the index. Per frame, so a video's evaluation frames find the features its training pool computed."""
+    return tuple((*source.identity, "feature", fingerprint, *source.spec.frame_format, int(i)) for i in indices)
+
+
+def feature_jobs(clips: ClipDataset, fingerprint: str) -> list[FeatureJob]:
+    """One job per usable video of `clips`: every frame its samples can draw in any epoch."""
+    frames: dict[int, list[np.ndarray]] = {}
+    for sample, s in enumerate(clips.samples):
+        if not clips.is_quarantined(s.item):
+            frames.setdefault(s.item, []).append(clips.drawable(sample))
+    jobs = []
+    for item, lists in frames.items():
+        indices = np.unique(np.concatenate(lists))
+        jobs.append(FeatureJob(item, clips.items[item].path, indices, feature_keys(clips.sources[item], fingerprint, indices)))
+    return jobs
+
+
+def compute_features(cnn: keras.Model, pixels: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """The frozen CNN on uint8 frames (T, H, W, C), `chunk` frames at a time: float32 (T, features)."""
+    scaled = unit_scale(pixels)
+    return np.concatenate([cnn.predict_on_batch(scaled[i : i + chunk]) for i in range(0, len(scaled), chunk)]
+                          ).astype(np.float32)
+
+
+def cached_features(cnn: keras.Model, source, indices: np.ndarray, keys: tuple[tuple, ...], cache: ClipCache | None,
+                    chunk: int = 64) -> tuple[np.ndarray, int]:
+    """(features (T, features) of a video's frames `indices`, frames computed): each frame's from
+    `cache` when there (as a (1, features) entry), the rest decoded, computed and stored."""
+    found = [cache.get(k) if cache is not None else None for k in keys]
+    missing = [j for j, f in enumerate(found) if f is None]
+    if missing:
+        for j, row in zip(missing, compute_features(cnn, source.read(indices[missing]), chunk)):
+            found[j] = row[None]
+            if cache is not None:
+                cache.put(keys[j], found[j], memory=False)  # the caller keeps the features it needs
+    return np.concatenate(found), len(missing)
+
+
 class FeatureDataset(keras.utils.PyDataset):
     """Batches of per-frame CNN features (batch, frames, features) for the samples of `clips`.
 
@@ -83,6 +134,11 @@ class FeatureDataset(keras.utils.PyDataset):
     def __len__(self) -> int:
         return self.clips.num_batches
 
+    @property
+    def videos(self) -> int:
+        """Videos whose features are held."""
+        return len(self._features)
+
     def on_epoch_end(self) -> None:
         """Advance the clips to their next epoch (new order, new random frames)."""
         self.clips.on_epoch_end()
@@ -91,9 +147,17 @@ class FeatureDataset(keras.utils.PyDataset):
         """Go to `epoch`, as ClipDataset.set_epoch."""
         self.clips.set_epoch(epoch)
 
+    def batch_samples(self, index: int) -> list[int]:
+        """The samples of batch `index` in this epoch's order (the clips')."""
+        return self.clips.batch_samples(index)
+
     def __getitem__(self, index: int):
+        return self.batch_of(self.batch_samples(index), index)
+
+    def batch_of(self, samples: list[int], index: int):
+        """(features, labels) of `samples` (a batch, or one process's part of it)."""
         chosen, rows = [], []
-        for s in self.clips.batch_samples(index):
+        for s in samples:
             s, row = self.clips.load_or_substitute(s, self.sequence)
             chosen.append(s)
             rows.append(row)
@@ -108,36 +172,19 @@ class FeatureDataset(keras.utils.PyDataset):
         return self._features[item][np.searchsorted(self._frames[item], indices)]
 
     def _extract_all(self) -> None:
-        frames: dict[int, list[np.ndarray]] = {}
-        for sample, s in enumerate(self.clips.samples):
-            if not self.clips.is_quarantined(s.item):
-                frames.setdefault(s.item, []).append(self.clips.drawable(sample))
         started, computed = time.time(), 0
-        for item, lists in frames.items():
-            self._frames[item] = np.unique(np.concatenate(lists))
+        for job in feature_jobs(self.clips, self.fingerprint):
+            self._frames[job.item] = job.indices
             try:
-                computed += self._extract(item)
+                computed += self._extract(job)
             except VideoDecodeError as e:
-                self.clips.quarantine(item, e.reason)
+                self.clips.quarantine(job.item, e.reason)
+        self.computed = computed
         log.info("features: %d videos (%d frames computed, the rest from the cache) in %.1f s",
                  len(self._features), computed, time.time() - started)
 
-    def _extract(self, item: int) -> int:
-        """Features of an item's frames, each from the cache or computed; returns the frames computed.
-
-        Entries are per frame (file identity, CNN fingerprint, frame format, index), so a video's
-        evaluation frames find the features its training pool computed, in any later run."""
-        indices, source = self._frames[item], self.clips.sources[item]
-        keys = [(*source.identity, "feature", self.fingerprint, *source.spec.frame_format, int(i)) for i in indices]
-        found = [self.cache.get(k) if self.cache is not None else None for k in keys]  # (1, features) each
-        missing = [j for j, f in enumerate(found) if f is None]
-        if missing:
-            pixels = unit_scale(source.read(indices[missing]))
-            computed = np.concatenate([self.cnn.predict_on_batch(pixels[i : i + self.chunk])
-                                       for i in range(0, len(pixels), self.chunk)]).astype(np.float32)
-            for j, row in zip(missing, computed):
-                found[j] = row[None]
-                if self.cache is not None:
-                    self.cache.put(keys[j], found[j], memory=False)  # kept in self._features already
-        self._features[item] = np.concatenate(found)
-        return len(missing)
+    def _extract(self, job: FeatureJob) -> int:
+        """Features of a video's frames, each from the cache or computed; returns the frames computed."""
+        source = self.clips.sources[job.item]
+        self._features[job.item], computed = cached_features(self.cnn, source, job.indices, job.keys, self.cache, self.chunk)
+        return computed

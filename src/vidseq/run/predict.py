@@ -11,11 +11,12 @@ import numpy as np
 
 from vidseq.config import RunConfig
 from vidseq.data.catalog import MEDIA_EXTENSIONS
-from vidseq.data.dataset import ClipDataset
+from vidseq.data.dataset import NO_CLIP_LEFT, ClipDataset
 from vidseq.data.probe import probe
 from vidseq.data.sampling import SlidingSampler
+from vidseq.data.sources import open_source
 from vidseq.errors import VidseqError
-from vidseq.run.datasets import dataset_for
+from vidseq.run.datasets import clip_spec, dataset_for
 from vidseq.run.metrics import average_views
 from vidseq.run.rundir import RunDir
 from vidseq.viz import plot_timeline
@@ -54,11 +55,17 @@ def ranked(probs: np.ndarray, classes: Sequence[str], top: int = 3) -> list[dict
 
 
 def predict_loaded(cfg: RunConfig, model: keras.Model, classes: Sequence[str], files: Sequence[str],
-                   clips: int = 1, top: int = 3) -> tuple[list[dict], ClipDataset]:
-    """`predict_files` with a loaded run: the results, and the dataset whose clips were predicted."""
+                   clips: int = 1, top: int = 3) -> tuple[list[dict], ClipDataset | None]:
+    """`predict_files` with a loaded run: the results, and the dataset whose clips were predicted
+    (None when no file gave a clip: then each result gives its file's reason)."""
     if clips < 1:
         raise VidseqError(f"clips must be at least 1. Received: clips={clips}")
-    ds = dataset_for(cfg, list(files), views=clips, max_bad=1.0)
+    try:
+        ds = dataset_for(cfg, list(files), views=clips, max_bad=1.0)
+    except VidseqError as e:
+        if str(e) != NO_CLIP_LEFT:
+            raise
+        return [{"file": f, "error": _reason(f, cfg)} for f in files], None
     ids, probs = video_probabilities(model, ds)
     by_item = dict(zip((int(i) for i in ids), probs))
     results = []
@@ -95,6 +102,12 @@ def timeline_loaded(cfg: RunConfig, model: keras.Model, file: str | os.PathLike,
     starts = sampler.starts(probe(file), cfg.frames)
     centres = np.array([starts[s.window] for s in ds.samples]) + window / 2
     return centres, probs
+
+
+def _reason(path: str, cfg: RunConfig) -> str:
+    """Why a file gives no clip, in the dataset's words."""
+    source = open_source(path, clip_spec(cfg), None)
+    return source if isinstance(source, str) else "could not be read"
 
 
 def predict_timeline(run: str | os.PathLike, file: str | os.PathLike, out: str | os.PathLike,

@@ -66,6 +66,8 @@ class RunDir:
     def model(self, unsafe: bool = False) -> keras.Model:
         """The trained model, loaded with Keras' safe_mode (no code from Lambda layers); `unsafe=True`
         is the explicit opt-in for a model you trust."""
+        from vidseq.models import layers, temporal  # noqa: F401  (registers vidseq's layers for loading)
+
         path = self / "model.keras"
         if not path.is_file():
             raise VidseqError(f"{self.path} is not a finished run (no model.keras); train it first or check the path.")

@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
@@ -17,6 +18,7 @@ from vidseq.config import RunConfig
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog
 from vidseq.data.dataset import ClipDataset
+from vidseq.data.spec import ClipSpec
 from vidseq.data.transforms import parse_size
 from vidseq.errors import VidseqError
 from vidseq.io import write_atomic
@@ -25,10 +27,12 @@ from vidseq.models.registry import get_spec
 from vidseq.run.callbacks import RunRecorder, read_history
 from vidseq.run.datasets import dataset_for, resolve_defaults, screen, split_catalogs
 from vidseq.run.evaluate import evaluate_run
-from vidseq.run.features import FeatureDataset, features_refusal, frame_cnn, is_frozen
+from vidseq.run.features import FeatureDataset, FeatureJob, feature_jobs, features_refusal, fingerprint, frame_cnn, is_frozen
+from vidseq.run.parallel import Processes, local_keras
 from vidseq.run.rundir import RunDir, resume_config
 
 log = logging.getLogger("vidseq")
+FeatureRunner = Callable[[keras.Model, str, ClipSpec, str, list[FeatureJob]], dict[str, str]]
 
 
 @dataclass
@@ -42,7 +46,7 @@ class TrainResult:
 
 
 def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, verbose: int | str | None = None,
-          **settings) -> TrainResult:
+          processes: Processes | None = None, **settings) -> TrainResult:
     """Train into run directory `out`, then evaluate its test split.
 
     Args:
@@ -52,32 +56,19 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
         resume: continue a killed run from its last finished epoch with its saved settings; only
             rundir.RESUMABLE settings (epochs, workers, cache, …) may differ from them.
         verbose: Keras' fit verbosity; default: progress bars on a terminal, one line per epoch otherwise.
+        processes: this process's place in a data-parallel job (vidseq.scale.distributed): each
+            process loads its shard of every global batch of `batch` clips; process 0 alone writes `out`.
     """
+    processes = processes or Processes()
     run = RunDir(out)
-    if resume and run.finished:
+    if processes.writer and resume and run.finished:
         raise VidseqError(f"{run.path} already finished training; evaluate it, or train into a new --out folder.")
-    if not resume and (run.started or (run / "model.keras").is_file()):
+    if processes.writer and not resume and (run.started or (run / "model.keras").is_file()):
         raise VidseqError(f"{run.path} already holds a run; add --resume to continue it, or choose another --out.")
     started = time.time()
     resuming = resume and run.started
-    if resuming:  # the saved settings, with the changes asked for
-        saved = run.config()
-        if not isinstance(cfg, RunConfig):
-            cfg = RunConfig.from_dict({**dataclasses.asdict(saved), **settings, "data": str(cfg)}, "train()")
-        cfg = resume_config(saved, cfg)
-        cfg.save(run / "config.yaml")  # with the changes (e.g. more epochs), so the directory records the run
-        parts = run.split()
-    else:
-        if not isinstance(cfg, RunConfig):
-            cfg = RunConfig.from_dict({"data": str(cfg), **settings}, "train()")
-        parts = split_catalogs(cfg)
-        cfg = resolve_defaults(cfg, parts["train"].is_audio)
-    keras.utils.set_random_seed(cfg.seed)
-    cache = ClipCache(cfg.cache, cfg.cache_dir)
-    if not resuming:
-        parts = screen(parts, cfg, cache)
-        run.start(cfg, parts)
-    _log_split(parts)
+    cfg, parts, cache = _settings(cfg, run, resuming, processes, settings)
+    processes.check_batch(cfg.batch)
     train_ds = dataset_for(cfg, parts["train"], training=True, cache=cache)
     val_ds = dataset_for(cfg, parts["val"], cache=cache) if len(parts["val"]) else None
     if resuming:
@@ -86,31 +77,104 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
         history = [r for r in read_history(run / "history.csv") if r["epoch"] < initial_epoch]
         log.info("resuming %s at epoch %d", run.path, initial_epoch + 1)
     else:
-        model = _new_model(cfg, len(parts["train"].classes))
+        model = new_model(cfg, len(parts["train"].classes))
         initial_epoch, history = 0, []
     fitted, train_data, val_data = _on_features(cfg, model, train_ds, val_ds, cache) or (model, train_ds, val_ds)
+    train_data, val_data = processes.shard(train_data), val_data and processes.shard(val_data)
     train_data.set_epoch(initial_epoch)
     monitor = "val_loss" if val_ds is not None else "loss"
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        RunRecorder(run.path, monitor=monitor, history=history, export=model),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=3, min_lr=1e-6),
     ]
+    if processes.writer:
+        callbacks.insert(1, RunRecorder(run.path, monitor=monitor, history=history, export=model))
     if cfg.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.early_stopping, restore_best_weights=True))
     if initial_epoch < cfg.epochs:
         try:
             fitted.fit(train_data, validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch,
                        callbacks=callbacks, class_weight=_class_weights(parts["train"]) if cfg.class_weights else None,
-                       verbose=progress(verbose))
-        except Exception:
+                       verbose=progress(verbose) if processes.writer else 0)
+        except Exception as e:
             _raise_data_failure(train_ds, val_ds)
+            if processes.count > 1:
+                raise VidseqError(f"process {processes.index} of {processes.count}: training stopped ({_first_line(e)}); "
+                                  f"if another process stopped, start all {processes.count} again with --resume.") from None
             raise
-    _finish(run, model)
-    _log_report("train", train_ds)
-    metrics = evaluate_run(run.path) if len(parts["test"]) else None
+    if not processes.writer:
+        return TrainResult(run.path, cfg.epochs, time.time() - started, None)
+    with local_keras():
+        _finish(run, model)
+        _log_report("train", train_ds)
+        metrics = evaluate_run(run.path) if len(parts["test"]) else None
     epochs = int(max((r["epoch"] for r in read_history(run / "history.csv")), default=-1)) + 1
     return TrainResult(run.path, epochs, time.time() - started, metrics)
+
+
+def _settings(cfg: RunConfig | str, run: RunDir, resuming: bool, processes: Processes,
+              settings: dict) -> tuple[RunConfig, dict[str, Catalog], ClipCache]:
+    """The run's resolved settings, its screened split and its clip cache (the run directory started by the writer)."""
+    if resuming:  # the saved settings, with the changes asked for
+        saved = run.config()
+        if not isinstance(cfg, RunConfig):
+            cfg = RunConfig.from_dict({**dataclasses.asdict(saved), **settings, "data": str(cfg)}, "train()")
+        cfg = resume_config(saved, cfg)
+        if processes.writer:
+            cfg.save(run / "config.yaml")  # with the changes (e.g. more epochs), so the directory records the run
+        keras.utils.set_random_seed(cfg.seed)
+        parts, cache = run.split(), ClipCache(cfg.cache, cfg.cache_dir)
+    else:
+        if not isinstance(cfg, RunConfig):
+            cfg = RunConfig.from_dict({"data": str(cfg), **settings}, "train()")
+        cfg, parts, cache = training_setup(cfg)
+        if processes.writer:
+            run.start(cfg, parts)
+    _log_split(parts)
+    return cfg, parts, cache
+
+
+def training_setup(cfg: RunConfig) -> tuple[RunConfig, dict[str, Catalog], ClipCache]:
+    """A new run's resolved settings, seeded, its screened split and its clip cache: what train
+    and warm_features both start from, so that they build the same datasets and model."""
+    parts = split_catalogs(cfg)
+    cfg = resolve_defaults(cfg, parts["train"].is_audio)
+    keras.utils.set_random_seed(cfg.seed)
+    cache = ClipCache(cfg.cache, cfg.cache_dir)
+    return cfg, screen(parts, cfg, cache), cache
+
+
+def warm_features(cfg: RunConfig, runner: FeatureRunner | None = None) -> dict:
+    """Fill the feature cache (`cfg.cache_dir`) as `train` would, training nothing: the same split,
+    datasets, model (same seed, so the same CNN fingerprint) and keys; a later `train` with the same
+    settings computes no feature. `runner(cnn, fingerprint, spec, cache directory, jobs)` computes the missing
+    ones elsewhere (Ray: vidseq.scale.features) into the disk cache and returns {path: reason} for
+    the files that failed, which are then quarantined as they would have been here.
+    Returns {"videos", "computed" (frames computed here), "failed": {path: reason}}."""
+    if not cfg.cache_dir:
+        raise VidseqError("features are kept in the disk cache: give --cache-dir (a folder every node shares).")
+    cfg, parts, cache = training_setup(cfg)
+    datasets = [dataset_for(cfg, parts["train"], training=True, cache=cache)]
+    datasets += [dataset_for(cfg, parts["val"], cache=cache)] if len(parts["val"]) else []
+    cnn = frame_cnn(new_model(cfg, len(parts["train"].classes)))
+    reason = features_refusal(datasets[0], cnn)
+    if reason:
+        raise VidseqError(f"these settings train without cached features: {reason}; nothing to extract.")
+    if runner is not None:
+        jobs = [[j for j in feature_jobs(ds, fingerprint(cnn)) if not all(map(cache.has, j.keys))] for ds in datasets]
+        failed = runner(cnn, fingerprint(cnn), datasets[0].spec, str(cache.directory), [j for js in jobs for j in js])
+        for ds, js in zip(datasets, jobs):
+            for job in (j for j in js if j.path in failed):
+                ds.quarantine(job.item, failed[job.path])
+    features = [FeatureDataset(ds, cnn, cache) for ds in datasets]
+    failed = {p: r for ds in datasets for p, r in ds.report.quarantined.items()}
+    return {"videos": sum(f.videos for f in features), "computed": sum(f.computed for f in features),
+            "failed": failed}
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0][:300]}" if text else type(error).__name__
 
 
 def progress(verbose: int | str | None) -> int | str:
@@ -127,7 +191,8 @@ def _raise_data_failure(*datasets: ClipDataset | None) -> None:
             raise ds.failure from None
 
 
-def _new_model(cfg: RunConfig, num_classes: int) -> keras.Model:
+def new_model(cfg: RunConfig, num_classes: int) -> keras.Model:
+    """The run's untrained model (seeded by the caller: the same seed gives the same weights)."""
     h, w = parse_size(cfg.size)
     optimizer, learning_rate = _optimizer(cfg)
     options = {**cfg.model_options, "optimizer": optimizer, "learning_rate": learning_rate}
