@@ -40,7 +40,9 @@ def main(variants: list[int]) -> None:
             x = np.random.default_rng(0).random((BATCH, size, size, 3), dtype=np.float32)
             eager = frames_per_s(lambda: keras.ops.convert_to_numpy(model(x, training=False)))
             traced = frames_per_s(lambda: model.predict_on_batch(x))
-            print(f"lite{variant} {size}²: eager {eager:6.1f} frames/s, predict_on_batch {traced:6.1f} frames/s")
+            print(
+                f"lite{variant} {size}²: eager {eager:6.1f} frames/s, predict_on_batch {traced:6.1f} frames/s"
+            )
 
 
 if __name__ == "__main__":

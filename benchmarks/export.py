@@ -32,7 +32,10 @@ def main(names: list[str]) -> None:
             for fmt in FORMATS:
                 try:
                     r = export_model(model, fmt, Path(work) / f"{name}-{fmt}", CLASSES)
-                    print(f"| {name} | {fmt} | {r.seconds:.1f} | {r.bytes / 1e6:.2f} | {r.max_abs_diff:.1e} |", flush=True)
+                    print(
+                        f"| {name} | {fmt} | {r.seconds:.1f} | {r.bytes / 1e6:.2f} | {r.max_abs_diff:.1e} |",
+                        flush=True,
+                    )
                 except VidseqError as e:
                     print(f"| {name} | {fmt} | refused: {e} | | |", flush=True)
 

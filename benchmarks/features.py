@@ -57,18 +57,32 @@ def fit_timed(model: keras.Model, data, val) -> list[float]:
 def main() -> None:
     """Train both ways from the same weights and print the comparison."""
     os.environ.setdefault("VIDSEQ_CACHE", tempfile.mkdtemp(prefix="vidseq-bench-"))
-    root = make_motion_dataset(Path(tempfile.gettempdir()) / "vidseq-bench-features", per_class=40, size=SIZE)
+    root = make_motion_dataset(
+        Path(tempfile.gettempdir()) / "vidseq-bench-features", per_class=40, size=SIZE
+    )
     train, val, test = vidseq.Catalog.from_folder(root).split(val=0.2, test=0.2, seed=0)
     cache = ClipCache("2GB")
-    clips = {name: vidseq.ClipDataset(part, frames=FRAMES, size=SIZE, batch_size=BATCH, shuffle=name == "train",
-                                      pool=3, cache=cache, workers=1)
-             for name, part in (("train", train), ("val", val), ("test", test))}
+    clips = {
+        name: vidseq.ClipDataset(
+            part,
+            frames=FRAMES,
+            size=SIZE,
+            batch_size=BATCH,
+            shuffle=name == "train",
+            pool=3,
+            cache=cache,
+            workers=1,
+        )
+        for name, part in (("train", train), ("val", val), ("test", test))
+    }
     for ds in clips.values():
         ds.warm()
     keras.utils.set_random_seed(0)
     model = vidseq.build_model("vgg16-lstm", (FRAMES, SIZE, SIZE, 3), 4, **OPTIONS)
     initial = model.get_weights()
-    print(f"vgg16-lstm (frozen VGG16), {len(train)} training clips of {FRAMES}×{SIZE}², batch {BATCH}, {EPOCHS} epochs\n")
+    print(
+        f"vgg16-lstm (frozen VGG16), {len(train)} training clips of {FRAMES}×{SIZE}², batch {BATCH}, {EPOCHS} epochs\n"
+    )
 
     on_clips = fit_timed(model, clips["train"], clips["val"])
     acc_clips = accuracy(model, clips["test"])
@@ -79,7 +93,11 @@ def main() -> None:
     features = {name: FeatureDataset(clips[name], frame_cnn(model)) for name in ("train", "val")}
     extraction = time.perf_counter() - started
     head = model.get_layer("head")
-    head.compile(optimizer=keras.optimizers.Nadam(0.002), loss="categorical_crossentropy", metrics=["accuracy"])
+    head.compile(
+        optimizer=keras.optimizers.Nadam(0.002),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     on_features = fit_timed(head, features["train"], features["val"])
     acc_features = accuracy(model, clips["test"])
 
@@ -88,9 +106,13 @@ def main() -> None:
     for epoch, (a, b) in enumerate(zip(on_clips, on_features), 1):
         print(f"| {epoch} | {a:.2f} | {b:.3f} | {a / b:.0f}× |")
     steady = statistics.mean(on_clips[1:]) / statistics.mean(on_features[1:])
-    print(f"\nfrom epoch 2 on: features {steady:.0f}× faster per epoch; one-off feature extraction {extraction:.1f} s")
-    print(f"test accuracy of the saved-style full model on raw clips (n={len(test)}): "
-          f"trained on clips {acc_clips:.3f}, trained on features {acc_features:.3f}")
+    print(
+        f"\nfrom epoch 2 on: features {steady:.0f}× faster per epoch; one-off feature extraction {extraction:.1f} s"
+    )
+    print(
+        f"test accuracy of the saved-style full model on raw clips (n={len(test)}): "
+        f"trained on clips {acc_clips:.3f}, trained on features {acc_features:.3f}"
+    )
 
 
 if __name__ == "__main__":

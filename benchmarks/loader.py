@@ -49,7 +49,9 @@ def every_frame_loop(path: str, frames: int, size: int) -> np.ndarray:
     with av.open(path) as c:
         decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     picks = np.linspace(0, len(decoded) - 1, frames).round().astype(int)
-    return np.stack([cv2.resize(decoded[i], (size, size), interpolation=cv2.INTER_AREA) for i in picks])
+    return np.stack(
+        [cv2.resize(decoded[i], (size, size), interpolation=cv2.INTER_AREA) for i in picks]
+    )
 
 
 def kvg_algorithm(path: str, frames: int, size: int) -> np.ndarray:
@@ -73,7 +75,11 @@ def generated_corpus(root: Path, files: int = 32) -> dict[str, Path]:
     """Three folders of `files` videos, 320×240, 3–12 s, in two classes, one folder per encoding."""
     from vidseq.data.synthetic import motion_clip, write_video
 
-    kinds = {"avi-mpeg4-gop12": (".avi", 12), "mp4-h264-gop12": (".mp4", 12), "mp4-h264-gop250": (".mp4", 250)}
+    kinds = {
+        "avi-mpeg4-gop12": (".avi", 12),
+        "mp4-h264-gop12": (".mp4", 12),
+        "mp4-h264-gop250": (".mp4", 250),
+    }
     rng = np.random.default_rng(0)
     corpus = {}
     for name, (ext, gop) in kinds.items():
@@ -81,8 +87,18 @@ def generated_corpus(root: Path, files: int = 32) -> dict[str, Path]:
             seconds = 3 * (1 + j % 4)
             path = root / name / ("grow" if j % 2 else "shrink") / f"v{j}{ext}"
             if not path.exists():
-                clip = np.concatenate([motion_clip("grow" if j % 2 else "shrink", rng, 25, 240) for _ in range(seconds)])
-                write_video(path, (np.pad(f, ((0, 0), (40, 40), (0, 0)), mode="edge") for f in clip), fps=25, gop=gop)
+                clip = np.concatenate(
+                    [
+                        motion_clip("grow" if j % 2 else "shrink", rng, 25, 240)
+                        for _ in range(seconds)
+                    ]
+                )
+                write_video(
+                    path,
+                    (np.pad(f, ((0, 0), (40, 40), (0, 0)), mode="edge") for f in clip),
+                    fps=25,
+                    gop=gop,
+                )
         corpus[name] = root / name
     return corpus
 
@@ -94,12 +110,21 @@ def timed_rate(fn, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def dataset(folder: Path, frames: int, size: int, cache_dir: str | None = None, cache: str | None = "1GB"):
+def dataset(
+    folder: Path, frames: int, size: int, cache_dir: str | None = None, cache: str | None = "1GB"
+):
     """A training-mode ClipDataset over a folder (pooled random frames, cached)."""
     import vidseq
 
-    return vidseq.ClipDataset(vidseq.Catalog.from_folder(folder), frames=frames, size=size, batch_size=BATCH,
-                              cache=cache, cache_dir=cache_dir, pool=3)
+    return vidseq.ClipDataset(
+        vidseq.Catalog.from_folder(folder),
+        frames=frames,
+        size=size,
+        batch_size=BATCH,
+        cache=cache,
+        cache_dir=cache_dir,
+        pool=3,
+    )
 
 
 def epoch(ds, threads: int = 1, processes: int = 0) -> None:
@@ -138,7 +163,9 @@ def two_core_ceiling() -> float:
     return two / one
 
 
-def first_epoch(folder: Path, frames: int, size: int, work: Path, threads: int = 1, processes: int = 0) -> float:
+def first_epoch(
+    folder: Path, frames: int, size: int, work: Path, threads: int = 1, processes: int = 0
+) -> float:
     """clips/s of a new dataset's first epoch, probing included (fresh probe cache, empty clip cache)."""
     os.environ["VIDSEQ_CACHE"] = tempfile.mkdtemp(dir=work)
     start = time.perf_counter()
@@ -157,7 +184,9 @@ def spread(r: list[float]) -> str:
     return f"{statistics.median(r):.2f}x ({min(r):.2f}–{max(r):.2f})"
 
 
-def row(name: str, folder: Path, frames: int, size: int, limit: int, repeats: int, work: Path) -> str:
+def row(
+    name: str, folder: Path, frames: int, size: int, limit: int, repeats: int, work: Path
+) -> str:
     """Measure one corpus; returns its table row."""
     from vidseq.data.prepare import prepare
 
@@ -178,19 +207,23 @@ def row(name: str, folder: Path, frames: int, size: int, limit: int, repeats: in
     prepare(folder, prepared_dir, size=160, fps=15, gop=8)
     prepared = first_epoch(prepared_dir, frames, size, work)
     med = statistics.median
-    return (f"{name:<16} {n:>5} {loop:>11.1f} {med(kvg):>7.1f} {med(first):>7.1f} {cached:>8.1f} {prepared:>9.1f} "
-            f"{med(two):>9.1f} {med(procs):>7.1f} {med(ceiling):>6.2f}x   first/kvg {ratio(first, kvg)}, "
-            f"cached/kvg {cached / med(kvg):.0f}x, prep/first {prepared / med(first):.2f}x, 2w/first {ratio(two, first)}, "
-            f"2p/first {ratio(procs, first)}, 2-core {spread(ceiling)}")
+    return (
+        f"{name:<16} {n:>5} {loop:>11.1f} {med(kvg):>7.1f} {med(first):>7.1f} {cached:>8.1f} {prepared:>9.1f} "
+        f"{med(two):>9.1f} {med(procs):>7.1f} {med(ceiling):>6.2f}x   first/kvg {ratio(first, kvg)}, "
+        f"cached/kvg {cached / med(kvg):.0f}x, prep/first {prepared / med(first):.2f}x, 2w/first {ratio(two, first)}, "
+        f"2p/first {ratio(procs, first)}, 2-core {spread(ceiling)}"
+    )
 
 
 def peak_rss(folder: Path, frames: int, size: int, cache: str | None) -> float:
     """Peak RSS (MB) of a fresh process loading three epochs with the given cache budget."""
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the (large) forked parent.
-    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import loader; "
-            f"from pathlib import Path; ds = loader.dataset(Path({str(folder)!r}), {frames}, {size}, cache={cache!r}); "
-            f"[loader.epoch(ds) for _ in range(3)]; "
-            f"print([int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
+    code = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import loader; "
+        f"from pathlib import Path; ds = loader.dataset(Path({str(folder)!r}), {frames}, {size}, cache={cache!r}); "
+        f"[loader.epoch(ds) for _ in range(3)]; "
+        f"print([int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -201,25 +234,39 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--size", type=int, default=112)
     ap.add_argument("--limit", type=int, default=300, help="files per corpus")
-    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds of kvg / first / 2-workers")
+    ap.add_argument(
+        "--repeats", type=int, default=3, help="interleaved rounds of kvg / first / 2-workers"
+    )
     ap.add_argument("--only", nargs="+", help="corpora to measure (default: all)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vidseq-loader-"))
     corpora = generated_corpus(Path(tempfile.gettempdir()) / "vidseq-bench-corpus")
     if SURV_FIGHT.is_dir():
         corpora["surv_fight"] = SURV_FIGHT
-    print(f"{args.frames} frames at {args.size}×{args.size}, clips/s; machine: {os.cpu_count()} cores")
-    print(f"{'corpus':<16} {'files':>5} {'every-frame':>11} {'kvg':>7} {'first':>7} {'cached':>8} {'prepared':>9} "
-          f"{'2-workers':>9} {'2-procs':>7} {'2-core':>7}   ratios")
+    print(
+        f"{args.frames} frames at {args.size}×{args.size}, clips/s; machine: {os.cpu_count()} cores"
+    )
+    print(
+        f"{'corpus':<16} {'files':>5} {'every-frame':>11} {'kvg':>7} {'first':>7} {'cached':>8} {'prepared':>9} "
+        f"{'2-workers':>9} {'2-procs':>7} {'2-core':>7}   ratios"
+    )
     for name, folder in corpora.items():
         if args.only and name not in args.only:
             continue
         print(row(name, folder, args.frames, args.size, args.limit, args.repeats, work), flush=True)
-    print("targets: first/kvg >= 3 (short GOP), >= 1.1 (GOP 250); cached/kvg >= 20; prep/first >= 3; 2w or 2p/first >= 1.7")
+    print(
+        "targets: first/kvg >= 3 (short GOP), >= 1.1 (GOP 250); cached/kvg >= 20; prep/first >= 3; "
+        "2w or 2p/first >= 1.7"
+    )
     folder = corpora.get("surv_fight", corpora["mp4-h264-gop12"])
     os.environ["VIDSEQ_CACHE"] = tempfile.mkdtemp(dir=work)
-    on, off = peak_rss(folder, args.frames, args.size, "256MB"), peak_rss(folder, args.frames, args.size, None)
-    print(f"peak RSS over 3 epochs of {folder.name}: cache 256MB {on:.0f} MB, cache off {off:.0f} MB")
+    on, off = (
+        peak_rss(folder, args.frames, args.size, "256MB"),
+        peak_rss(folder, args.frames, args.size, None),
+    )
+    print(
+        f"peak RSS over 3 epochs of {folder.name}: cache 256MB {on:.0f} MB, cache off {off:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

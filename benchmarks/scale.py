@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep Ray's one-machine cluster on 127.0.0.1
+os.environ.setdefault(
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"
+)  # keep Ray's one-machine cluster on 127.0.0.1
 
 import re
 import shutil
@@ -31,10 +33,40 @@ from vidseq.data.prepare import prepare
 from vidseq.data.synthetic import make_motion_dataset
 
 ROOT = Path(tempfile.mkdtemp(prefix="vidseq-scale-"))
-FEATURES = dict(model="vgg16-lstm", model_options={"weights": None, "units": 8, "head": [8]}, frames=8, size="64",
-                workers=1, pool=3, val=0.2, test=0.2)
-TRAIN = ["--model", "convnet-gru", "--model-option", "width=0.25", "--model-option", "head=[64]", "--frames", "8",
-         "--size", "48", "--batch", "16", "--pool", "1", "--val", "0", "--test", "0", "--epochs", "3", "--workers", "1"]
+FEATURES = dict(
+    model="vgg16-lstm",
+    model_options={"weights": None, "units": 8, "head": [8]},
+    frames=8,
+    size="64",
+    workers=1,
+    pool=3,
+    val=0.2,
+    test=0.2,
+)
+TRAIN = [
+    "--model",
+    "convnet-gru",
+    "--model-option",
+    "width=0.25",
+    "--model-option",
+    "head=[64]",
+    "--frames",
+    "8",
+    "--size",
+    "48",
+    "--batch",
+    "16",
+    "--pool",
+    "1",
+    "--val",
+    "0",
+    "--test",
+    "0",
+    "--epochs",
+    "3",
+    "--workers",
+    "1",
+]
 
 
 def timed(fn) -> float:
@@ -47,8 +79,11 @@ def timed(fn) -> float:
 def row(label: str, amount: int, unit: str, seconds: float, base: float | None) -> float:
     """Print one table row (amount per second, and its ratio to `base`); returns the rate."""
     rate = amount / seconds
-    print(f"   {label:<26} {rate:8.1f} {unit}/s  ({seconds:6.1f} s)" + (f"  x{rate / base:.2f}" if base else ""),
-          flush=True)
+    print(
+        f"   {label:<26} {rate:8.1f} {unit}/s  ({seconds:6.1f} s)"
+        + (f"  x{rate / base:.2f}" if base else ""),
+        flush=True,
+    )
     return rate
 
 
@@ -64,19 +99,34 @@ def data_jobs(videos: Path) -> None:
     cfg = lambda name: RunConfig(data=str(videos), cache_dir=str(ROOT / name), **FEATURES)  # noqa: E731
     frames = lambda name: sum(1 for _ in (ROOT / name).glob("*.npy"))  # noqa: E731 (features + frames entries)
     print(f"1. prepare, {n_files} videos (size 64, 10 fps, GOP 8)", flush=True)
-    base = row("one process", n_files, "files", timed(lambda: prepare(videos, ROOT / "p0", 64, 10, 8, workers=1)), None)
+    base = row(
+        "one process",
+        n_files,
+        "files",
+        timed(lambda: prepare(videos, ROOT / "p0", 64, 10, 8, workers=1)),
+        None,
+    )
     print("2. features: see below", flush=True)
     f_base_s = timed(lambda: warm_features(cfg("f0")))
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                                            "temp_dir": tempfile.mkdtemp(prefix="vsb", dir="/tmp")})
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "include_dashboard": False,
+            "temp_dir": tempfile.mkdtemp(prefix="vsb", dir="/tmp"),
+        },
+    )
     try:
         rates = {}
         for workers in (1, 2):
             if workers == 2:
                 cluster.add_node(num_cpus=1)
             rates[workers] = (
-                timed(lambda: prepare_on_ray(videos, ROOT / f"p{workers}", cluster.address, 64, 10, 8)),
-                timed(lambda: features_on_ray(cfg(f"f{workers}"), cluster.address)))
+                timed(
+                    lambda: prepare_on_ray(videos, ROOT / f"p{workers}", cluster.address, 64, 10, 8)
+                ),
+                timed(lambda: features_on_ray(cfg(f"f{workers}"), cluster.address)),
+            )
     finally:
         cluster.shutdown()
     one = row("Ray, 1 worker", n_files, "files", rates[1][0], base)
@@ -89,7 +139,9 @@ def data_jobs(videos: Path) -> None:
 
 def step_ms(log: str) -> float:
     """Keras' ms/step of the last epoch line."""
-    found = re.findall(r"(\d+)ms/step", log) or [str(int(s) * 1000) for s in re.findall(r"(\d+)s/step", log)]
+    found = re.findall(r"(\d+)ms/step", log) or [
+        str(int(s) * 1000) for s in re.findall(r"(\d+)s/step", log)
+    ]
     return float(found[-1])
 
 
@@ -101,9 +153,19 @@ def training(videos: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env.update(KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}", KERAS_DISTRIBUTION_NUM_PROCESSES="2")
-    procs = [subprocess.Popen([*cmd, "--out", str(ROOT / "t2")], env={**env, "KERAS_DISTRIBUTION_PROCESS_ID": str(p)},
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for p in range(2)]
+    env.update(
+        KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}", KERAS_DISTRIBUTION_NUM_PROCESSES="2"
+    )
+    procs = [
+        subprocess.Popen(
+            [*cmd, "--out", str(ROOT / "t2")],
+            env={**env, "KERAS_DISTRIBUTION_PROCESS_ID": str(p)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for p in range(2)
+    ]
     two = procs[0].communicate()[0]
     procs[1].wait()
     print("3. training convnet-gru (JAX), global batch 16, last of 3 epochs", flush=True)
@@ -114,7 +176,10 @@ def training(videos: Path) -> None:
 def main() -> None:
     """Make the data, run the three comparisons, print their tables."""
     videos = make_motion_dataset(ROOT / "videos", per_class=16, frames=48, size=96)
-    print(f"{os.cpu_count()} cores (shared with other work on this machine); data in {ROOT}\n", flush=True)
+    print(
+        f"{os.cpu_count()} cores (shared with other work on this machine); data in {ROOT}\n",
+        flush=True,
+    )
     try:
         data_jobs(videos)
         training(videos)

@@ -45,16 +45,32 @@ CONFIGS = {  # name → (model, model options, settings); from scratch ones are 
     "lite0-gru-224": ("efficientnet-lite0-gru", {}, {"size": "224"}),
     "lite0-attention-160": ("efficientnet-lite0-gru", {"temporal": "attention"}, {"size": "160"}),
     "lite0-mean-160": ("efficientnet-lite0-gru", {"temporal": "mean"}, {"size": "160"}),
-    "lite1-gru-160": ("efficientnet-lite0-gru", {"backbone": "efficientnet-lite1"}, {"size": "160"}),
-    "lite2-gru-160": ("efficientnet-lite0-gru", {"backbone": "efficientnet-lite2"}, {"size": "160"}),
+    "lite1-gru-160": (
+        "efficientnet-lite0-gru",
+        {"backbone": "efficientnet-lite1"},
+        {"size": "160"},
+    ),
+    "lite2-gru-160": (
+        "efficientnet-lite0-gru",
+        {"backbone": "efficientnet-lite2"},
+        {"size": "160"},
+    ),
     "lite0-ft-112": ("efficientnet-lite0-gru-ft", {}, {"size": "112", "augment": "standard"}),
 }
 FUSIONS = {"lite0-gru-160+flow-gru": ("lite0-gru-160", "flow-gru")}
 DEFAULT = [*CONFIGS, *FUSIONS]
 
 
-def run_config(name: str, data: str, groups: str | None, folds: int, fold_ids: list[int], out: Path,
-               settings: dict, quick: bool = False) -> dict:
+def run_config(
+    name: str,
+    data: str,
+    groups: str | None,
+    folds: int,
+    fold_ids: list[int],
+    out: Path,
+    settings: dict,
+    quick: bool = False,
+) -> dict:
     """Train and test one configuration on every fold: {"val", "accuracy" (test, 1 clip), "test3", "seconds"} lists
     (`quick` keeps the settings' small frame size)."""
     model, options, overrides = CONFIGS[name]
@@ -62,15 +78,27 @@ def run_config(name: str, data: str, groups: str | None, folds: int, fold_ids: l
     row: dict[str, list] = {"val": [], "accuracy": [], "test3": [], "seconds": []}
     for fold in fold_ids:
         run = out / f"{name}-fold{fold}"
-        result = vidseq.train(data, run, model=model, model_options=options, groups=groups, folds=folds, fold=fold,
-                              verbose=0, **settings)
+        result = vidseq.train(
+            data,
+            run,
+            model=model,
+            model_options=options,
+            groups=groups,
+            folds=folds,
+            fold=fold,
+            verbose=0,
+            **settings,
+        )
         row["val"].append(_best_validation(run))
         row["accuracy"].append(result.metrics["accuracy"])
         row["seconds"].append(result.seconds)
         (run / "predictions-1clip.csv").write_bytes((run / "predictions.csv").read_bytes())
         row["test3"].append(vidseq.evaluate_run(run, clips=3)["accuracy"])
-        print(f"  {name:24s} fold {fold}: val {row['val'][-1]:.3f}, test {row['accuracy'][-1]:.3f} "
-              f"(3 clips {row['test3'][-1]:.3f}, n={result.metrics['n']}), {result.seconds:.0f} s", flush=True)
+        print(
+            f"  {name:24s} fold {fold}: val {row['val'][-1]:.3f}, test {row['accuracy'][-1]:.3f} "
+            f"(3 clips {row['test3'][-1]:.3f}, n={result.metrics['n']}), {result.seconds:.0f} s",
+            flush=True,
+        )
     return row
 
 
@@ -90,8 +118,10 @@ def _predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with open(path, newline="") as f:
         rows = sorted(csv.DictReader(f), key=lambda r: r["file"])
     classes = [k for k in rows[0] if k not in ("file", "label", "predicted")]
-    return (np.array([[float(r[c]) for c in classes] for r in rows]),
-            np.array([classes.index(r["label"]) for r in rows]))
+    return (
+        np.array([[float(r[c]) for c in classes] for r in rows]),
+        np.array([classes.index(r["label"]) for r in rows]),
+    )
 
 
 def _best_validation(run: Path) -> float:
@@ -104,8 +134,10 @@ def _best_validation(run: Path) -> float:
 
 def table(results: dict[str, dict]) -> str:
     """Markdown table: configuration, validation and test accuracy (mean ± std over folds), minutes per fold."""
-    lines = ["| configuration | validation | test (1 clip) | test (3 clips) | per fold (1 clip) | min per fold |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| configuration | validation | test (1 clip) | test (3 clips) | per fold (1 clip) | min per fold |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, row in results.items():
         cells = [_mean_std(row[k]) for k in ("val", "accuracy", "test3")]
         folds = " ".join(f"{a:.2f}" for a in row["accuracy"])
@@ -122,37 +154,70 @@ def _mean_std(values: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the options, run the study, print and save the table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default=str(SURV_FIGHT))
-    parser.add_argument("--groups", default=None, help="default: DATA/_meta/groups.csv when present")
+    parser.add_argument(
+        "--groups", default=None, help="default: DATA/_meta/groups.csv when present"
+    )
     parser.add_argument("--configs", nargs="+", default=DEFAULT, choices=DEFAULT, metavar="CONFIG")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--size", default="64", help="frame size of the configurations that do not set one")
+    parser.add_argument(
+        "--size", default="64", help="frame size of the configurations that do not set one"
+    )
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--out", default=None, help="run folders and results.json (default: a new temporary folder)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 folds, 1 epoch, 4 frames at 32×32")
+    parser.add_argument(
+        "--out", default=None, help="run folders and results.json (default: a new temporary folder)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 2 folds, 1 epoch, 4 frames at 32×32"
+    )
     args = parser.parse_args(argv)
     if not Path(args.data).is_dir():
-        raise SystemExit(f"{args.data} is not a folder; pass --data (surv_fight lives in ../shared/data).")
-    groups = args.groups or (str(Path(args.data) / "_meta" / "groups.csv")
-                             if (Path(args.data) / "_meta" / "groups.csv").is_file() else None)
+        raise SystemExit(
+            f"{args.data} is not a folder; pass --data (surv_fight lives in ../shared/data)."
+        )
+    groups = args.groups or (
+        str(Path(args.data) / "_meta" / "groups.csv")
+        if (Path(args.data) / "_meta" / "groups.csv").is_file()
+        else None
+    )
     fold_ids = list(range(2 if args.quick else args.folds))
     frames, size, epochs = (4, "32", 1) if args.quick else (args.frames, args.size, args.epochs)
     out = Path(args.out or tempfile.mkdtemp(prefix="vidseq-study-"))
-    settings = dict(frames=frames, size=size, epochs=epochs, batch=8, val=0.15, seed=0, pool=3,
-                    cache_dir=str(out / "cache"))
-    print(f"{args.data}: {len(fold_ids)} of {args.folds} grouped folds (groups {groups}), {frames} frames, "
-          f"{epochs} epochs, batch 8; runs in {out}", flush=True)
+    settings = dict(
+        frames=frames,
+        size=size,
+        epochs=epochs,
+        batch=8,
+        val=0.15,
+        seed=0,
+        pool=3,
+        cache_dir=str(out / "cache"),
+    )
+    print(
+        f"{args.data}: {len(fold_ids)} of {args.folds} grouped folds (groups {groups}), {frames} frames, "
+        f"{epochs} epochs, batch 8; runs in {out}",
+        flush=True,
+    )
     started, results = time.time(), {}
     for name in args.configs:
         if name in FUSIONS:
             results[name] = fuse(name, fold_ids, out)
         else:
-            results[name] = run_config(name, args.data, groups, args.folds, fold_ids, out, settings, args.quick)
-        (out / "results.json").write_text(json.dumps({"settings": {**settings, "folds": args.folds},
-                                                      "results": results}, indent=1))
-    print(f"\n{table(results)}\n\ntotal {(time.time() - started) / 60:.1f} min; results in {out / 'results.json'}")
+            results[name] = run_config(
+                name, args.data, groups, args.folds, fold_ids, out, settings, args.quick
+            )
+        (out / "results.json").write_text(
+            json.dumps(
+                {"settings": {**settings, "folds": args.folds}, "results": results}, indent=1
+            )
+        )
+    print(
+        f"\n{table(results)}\n\ntotal {(time.time() - started) / 60:.1f} min; results in {out / 'results.json'}"
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ def main() -> None:
     root = make_motion_dataset(Path(tempfile.gettempdir()) / "vidseq-bench-motion", per_class=150)
     cat = vidseq.Catalog.from_folder(root)
     train, _, _ = cat.split(val=0.2, test=0.2, seed=0)
-    ds_eval = vidseq.ClipDataset(train, frames=FRAMES, size=SIZE, batch_size=BATCH, shuffle=False, cache="1GB")
+    ds_eval = vidseq.ClipDataset(
+        train, frames=FRAMES, size=SIZE, batch_size=BATCH, shuffle=False, cache="1GB"
+    )
     x = np.concatenate([ds_eval[i][0] for i in range(len(ds_eval))])
     y = np.concatenate([ds_eval[i][1] for i in range(len(ds_eval))])
     n = len(x)
@@ -55,14 +57,32 @@ def main() -> None:
     print(f"backend {backend}, {n} training clips of {FRAMES}×{SIZE}×{SIZE}, batch {BATCH}\n")
 
     model = vidseq.build_model("convnet-gru", (FRAMES, SIZE, SIZE, 3), 4, **OPTIONS["convnet-gru"])
-    print("1. convnet-gru training, clips/s (best of 3; the bare fit is timed again beside each row)")
+    print(
+        "1. convnet-gru training, clips/s (best of 3; the bare fit is timed again beside each row)"
+    )
     for workers in (1, 2):
-        for label, kwargs in (("fixed frames, cached", {"shuffle": False}), ("random frames, pool 3", {"pool": 3})):
-            ds = vidseq.ClipDataset(train, frames=FRAMES, size=SIZE, batch_size=BATCH, cache="1GB", workers=workers, **kwargs)
+        for label, kwargs in (
+            ("fixed frames, cached", {"shuffle": False}),
+            ("random frames, pool 3", {"pool": 3}),
+        ):
+            ds = vidseq.ClipDataset(
+                train,
+                frames=FRAMES,
+                size=SIZE,
+                batch_size=BATCH,
+                cache="1GB",
+                workers=workers,
+                **kwargs,
+            )
             model.fit(ds, epochs=3, verbose=0)  # warm the cache (pool) and the graph
-            bare = clips_per_s(lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), n, repeat=3)
+            bare = clips_per_s(
+                lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), n, repeat=3
+            )
             piped = clips_per_s(lambda: model.fit(ds, epochs=1, verbose=0), n, repeat=3)
-            print(f"   workers={workers} {label:<22} ClipDataset {piped:6.1f}   bare fit {bare:6.1f}   ratio {piped / bare:.2f}")
+            print(
+                f"   workers={workers} {label:<22} ClipDataset {piped:6.1f}   bare fit {bare:6.1f}   "
+                f"ratio {piped / bare:.2f}"
+            )
     print()
 
     print("2./3. frame encoder and XLA, clips/s        train     predict")
@@ -70,10 +90,14 @@ def main() -> None:
         for mode, jit in (("fold", False), ("loop", False), ("fold", True), ("loop", True)):
             if backend == "jax" and not jit:
                 continue  # JAX without jit runs op by op: not a setting anyone trains with
-            m = vidseq.build_model(name, (FRAMES, SIZE, SIZE, 3), 4, frame_mode=mode, jit_compile=jit, **options)
+            m = vidseq.build_model(
+                name, (FRAMES, SIZE, SIZE, 3), 4, frame_mode=mode, jit_compile=jit, **options
+            )
             tr = clips_per_s(lambda: m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), n)
             pr = clips_per_s(lambda: m.predict(x, batch_size=BATCH, verbose=0), n)
-            print(f"   {name:<12} frame_mode={mode:<4} jit={'on ' if jit else 'off'}  {tr:8.1f}  {pr:9.1f}")
+            print(
+                f"   {name:<12} frame_mode={mode:<4} jit={'on ' if jit else 'off'}  {tr:8.1f}  {pr:9.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -10,10 +10,21 @@ import os
 import tempfile
 
 import keras
-from keras.layers import GRU, BatchNormalization, Conv2D, Dense, Dropout, GlobalMaxPool2D, MaxPool2D, TimeDistributed
-
 from _common import parse
-from vidseq.compat.keras_video import VideoFrameGenerator  # was: from keras_video import VideoFrameGenerator
+from keras.layers import (
+    GRU,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    GlobalMaxPool2D,
+    MaxPool2D,
+    TimeDistributed,
+)
+
+from vidseq.compat.keras_video import (
+    VideoFrameGenerator,
+)  # was: from keras_video import VideoFrameGenerator
 
 args = parse(__doc__.split("\n\n")[0])
 classes = sorted(os.listdir(args.data))
@@ -22,14 +33,23 @@ CHANNELS = 3
 NBFRAME = 5
 BS = 8
 glob_pattern = os.path.join(args.data, "{classname}", "*.mp4")
-train = VideoFrameGenerator(classes=classes, glob_pattern=glob_pattern, nb_frames=NBFRAME, split=.33, shuffle=True,
-                            batch_size=BS, target_shape=SIZE, nb_channel=CHANNELS, transformation="no-flip",
-                            use_frame_cache=True)
+train = VideoFrameGenerator(
+    classes=classes,
+    glob_pattern=glob_pattern,
+    nb_frames=NBFRAME,
+    split=0.33,
+    shuffle=True,
+    batch_size=BS,
+    target_shape=SIZE,
+    nb_channel=CHANNELS,
+    transformation="no-flip",
+    use_frame_cache=True,
+)
 valid = train.get_validation_generator()
 
 
 def build_convnet(shape=(112, 112, 3), width=1.0):
-    momentum = .9
+    momentum = 0.9
     model = keras.Sequential([keras.Input(shape)])
     for i, filters in enumerate((64, 128, 256, 512)):
         model.add(Conv2D(int(filters * width), (3, 3), padding="same", activation="relu"))
@@ -52,7 +72,7 @@ def action_model(convnet, shape=(5, 112, 112, 3), nbout=3):
     model = keras.Sequential([keras.Input(shape), TimeDistributed(convnet), GRU(64)])
     for units in (1024, 512, 128):
         model.add(Dense(units, activation="relu"))
-        model.add(Dropout(.5))
+        model.add(Dropout(0.5))
     model.add(Dense(64, activation="relu"))
     model.add(Dense(nbout, activation="softmax"))
     return model
@@ -61,11 +81,23 @@ def action_model(convnet, shape=(5, 112, 112, 3), nbout=3):
 INSHAPE = (NBFRAME,) + SIZE + (CHANNELS,)
 checkpoints = tempfile.mkdtemp(prefix="chkp-")
 for name, convnet, optimizer in (
-    ("convnet", build_convnet(INSHAPE[1:], width=0.25 if args.quick else 1.0), keras.optimizers.Adam(0.001)),
-    ("mobilenet", build_mobilenet(INSHAPE[1:]), keras.optimizers.SGD(learning_rate=0.001, momentum=0.9)),
+    (
+        "convnet",
+        build_convnet(INSHAPE[1:], width=0.25 if args.quick else 1.0),
+        keras.optimizers.Adam(0.001),
+    ),
+    (
+        "mobilenet",
+        build_mobilenet(INSHAPE[1:]),
+        keras.optimizers.SGD(learning_rate=0.001, momentum=0.9),
+    ),
 ):
     model = action_model(convnet, INSHAPE, len(classes))
     model.compile(optimizer, "categorical_crossentropy", metrics=["acc"])
-    callbacks = [keras.callbacks.ReduceLROnPlateau(verbose=1),
-                 keras.callbacks.ModelCheckpoint(os.path.join(checkpoints, name + ".{epoch:02d}-{val_loss:.2f}.keras"), verbose=1)]
+    callbacks = [
+        keras.callbacks.ReduceLROnPlateau(verbose=1),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(checkpoints, name + ".{epoch:02d}-{val_loss:.2f}.keras"), verbose=1
+        ),
+    ]
     model.fit(train, validation_data=valid, verbose=1, epochs=args.epochs, callbacks=callbacks)

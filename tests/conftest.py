@@ -30,7 +30,9 @@ def numbered_frames(n: int, h: int = 64, w: int = 96) -> list[np.ndarray]:
 def frame_number(frame: np.ndarray) -> int:
     """Inverse of numbered_frames for a decoded (unresized) frame."""
     stripe = frame.shape[1] // BITS
-    return sum(1 << b for b in range(BITS) if frame[:, b * stripe + 2 : (b + 1) * stripe - 2].mean() > 128)
+    return sum(
+        1 << b for b in range(BITS) if frame[:, b * stripe + 2 : (b + 1) * stripe - 2].mean() > 128
+    )
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -44,7 +46,9 @@ def numbered_video(tmp_path_factory):
     """Factory: a numbered-frame video of `n` frames for a container/GOP/B-frame setting."""
     root = tmp_path_factory.mktemp("numbered")
 
-    def make(ext: str = ".mp4", n: int = 60, gop: int = 12, bframes: int = 0, fps: float = 25) -> Path:
+    def make(
+        ext: str = ".mp4", n: int = 60, gop: int = 12, bframes: int = 0, fps: float = 25
+    ) -> Path:
         path = root / f"n{n}_g{gop}_b{bframes}_f{fps}{ext}"
         if not path.exists():
             write_video(path, numbered_frames(n), fps=fps, gop=gop, bframes=bframes)

@@ -18,8 +18,22 @@ from vidseq.cli import main
 from vidseq.data.synthetic import MOTION_CLASSES
 from vidseq.run.metrics import classification_metrics
 
-TINY_TRAIN = ["--model", "convnet-gru", "--model-option", "width=0.125", "--model-option", "head=[16]",
-              "--frames", "4", "--size", "24", "--batch", "4", "--seed", "0"]
+TINY_TRAIN = [
+    "--model",
+    "convnet-gru",
+    "--model-option",
+    "width=0.125",
+    "--model-option",
+    "head=[16]",
+    "--frames",
+    "4",
+    "--size",
+    "24",
+    "--batch",
+    "4",
+    "--seed",
+    "0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +44,17 @@ def run_dir(motion_data, tmp_path_factory) -> Path:
 
 
 def test_train_writes_a_complete_run_directory(run_dir, capsys):
-    for name in ("config.yaml", "classes.json", "split.json", "model.keras", "history.csv", "curves.png",
-                 "metrics.json", "confusion.png", "checkpoints/last.keras"):
+    for name in (
+        "config.yaml",
+        "classes.json",
+        "split.json",
+        "model.keras",
+        "history.csv",
+        "curves.png",
+        "metrics.json",
+        "confusion.png",
+        "checkpoints/last.keras",
+    ):
         assert (run_dir / name).is_file(), name
     history = (run_dir / "history.csv").read_text().splitlines()
     assert len(history) == 3 and history[0].startswith("epoch,")
@@ -67,7 +90,9 @@ def test_predict_reports_a_broken_file_and_goes_on(run_dir, motion_data, tmp_pat
     good = next((motion_data / "grow").iterdir())
     assert main(["predict", str(run_dir), str(bad), str(good)]) == 0
     out = capsys.readouterr().out
-    assert f"{bad}: error: is not a readable video" in out and "predicted 1 file(s), 1 failed" in out
+    assert (
+        f"{bad}: error: is not a readable video" in out and "predicted 1 file(s), 1 failed" in out
+    )
 
 
 def test_timeline_over_a_long_video(run_dir, tmp_path):
@@ -83,21 +108,58 @@ def test_timeline_over_a_long_video(run_dir, tmp_path):
 
 def test_show_draws_a_grid(motion_data, tmp_path, capsys):
     png = tmp_path / "grid.png"
-    assert main(["show", str(motion_data), "--out", str(png), "--clips", "3", "--frames", "4", "--size", "32"]) == 0
+    assert (
+        main(
+            [
+                "show",
+                str(motion_data),
+                "--out",
+                str(png),
+                "--clips",
+                "3",
+                "--frames",
+                "4",
+                "--size",
+                "32",
+            ]
+        )
+        == 0
+    )
     assert png.stat().st_size > 1000
-    assert main(["show", str(motion_data), "--out", str(png), "--augment", "--clips", "3", "--frames", "4"]) == 0
+    assert (
+        main(
+            [
+                "show",
+                str(motion_data),
+                "--out",
+                str(png),
+                "--augment",
+                "--clips",
+                "3",
+                "--frames",
+                "4",
+            ]
+        )
+        == 0
+    )
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["train", "/no/such/folder", "--out", "x"], "does not exist"),
-    (["train", "{data}", "--out", "{tmp}/r", "--model", "resnet-9000"], "not in the zoo"),
-    (["train", "{data}", "--out", "{tmp}/r", "--frames", "0"], "frames must be at least 1"),
-    (["train", "{data}", "--out", "{tmp}/r", "--folds", "5"], "--folds and --fold together"),
-    (["train", "{data}", "--out", "{tmp}/r", "--model-option", "width"], "key=value"),
-    (["train", "{data}", "--out", "{tmp}/r", "--mixup", "-1"], "mixup must be 0 (none) or an alpha > 0"),
-    (["evaluate", "{tmp}"], "not a finished run"),
-    (["predict", "{tmp}", "{data}"], "not a finished run"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "/no/such/folder", "--out", "x"], "does not exist"),
+        (["train", "{data}", "--out", "{tmp}/r", "--model", "resnet-9000"], "not in the zoo"),
+        (["train", "{data}", "--out", "{tmp}/r", "--frames", "0"], "frames must be at least 1"),
+        (["train", "{data}", "--out", "{tmp}/r", "--folds", "5"], "--folds and --fold together"),
+        (["train", "{data}", "--out", "{tmp}/r", "--model-option", "width"], "key=value"),
+        (
+            ["train", "{data}", "--out", "{tmp}/r", "--mixup", "-1"],
+            "mixup must be 0 (none) or an alpha > 0",
+        ),
+        (["evaluate", "{tmp}"], "not a finished run"),
+        (["predict", "{tmp}", "{data}"], "not a finished run"),
+    ],
+)
 def test_user_errors_exit_2_with_one_sentence(argv, message, motion_data, tmp_path, capsys):
     argv = [a.format(data=motion_data, tmp=tmp_path) for a in argv]
     assert main(argv) == 2
@@ -109,23 +171,45 @@ def test_user_errors_exit_2_with_one_sentence(argv, message, motion_data, tmp_pa
 def test_config_file_with_wrong_types_is_rejected(motion_data, tmp_path, capsys):
     cfg = tmp_path / "run.yaml"
     cfg.write_text("frames: eight\n")
-    assert main(["train", str(motion_data), "--out", str(tmp_path / "r"), "--config", str(cfg)]) == 2
+    assert (
+        main(["train", str(motion_data), "--out", str(tmp_path / "r"), "--config", str(cfg)]) == 2
+    )
     assert "frames = 'eight' should be int" in capsys.readouterr().err
 
 
 def test_metrics_match_a_hand_computed_confusion():
-    probs = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1], [0.3, 0.3, 0.4]])
+    probs = np.array(
+        [[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1], [0.3, 0.3, 0.4]]
+    )
     m = classification_metrics([0, 1, 2, 1, 1], probs, ["a", "b", "c"])
     assert m["confusion"] == [[1, 0, 0], [1, 1, 1], [0, 0, 1]]
     assert m["accuracy"] == pytest.approx(3 / 5)
-    assert m["per_class"]["b"] == {"precision": 1.0, "recall": pytest.approx(1 / 3), "f1": pytest.approx(0.5), "support": 3}
+    assert m["per_class"]["b"] == {
+        "precision": 1.0,
+        "recall": pytest.approx(1 / 3),
+        "f1": pytest.approx(0.5),
+        "support": 3,
+    }
     assert m["per_class"]["a"]["precision"] == 0.5
-    assert m["top_k"]["2"] == pytest.approx(4 / 5)  # sample 4 (b): ranks a, b → hit; sample 5 (b): c then a/b tie
+    assert m["top_k"]["2"] == pytest.approx(
+        4 / 5
+    )  # sample 4 (b): ranks a, b → hit; sample 5 (b): c then a/b tie
 
 
 def test_resume_after_sigkill_continues_from_the_last_finished_epoch(motion_data, tmp_path):
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "vidseq.cli", "train", str(motion_data), "--out", str(out), "--epochs", "40", *TINY_TRAIN]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vidseq.cli",
+        "train",
+        str(motion_data),
+        "--out",
+        str(out),
+        "--epochs",
+        "40",
+        *TINY_TRAIN,
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -136,8 +220,25 @@ def test_resume_after_sigkill_continues_from_the_last_finished_epoch(motion_data
     proc.wait()
     done = _epochs(out)
     split_before = (out / "split.json").read_text()
-    assert main(["train", str(motion_data), "--out", str(out), "--epochs", str(done + 2), "--resume", *TINY_TRAIN]) == 0
-    epochs = [int(float(line.split(",")[0])) for line in (out / "history.csv").read_text().splitlines()[1:]]
+    assert (
+        main(
+            [
+                "train",
+                str(motion_data),
+                "--out",
+                str(out),
+                "--epochs",
+                str(done + 2),
+                "--resume",
+                *TINY_TRAIN,
+            ]
+        )
+        == 0
+    )
+    epochs = [
+        int(float(line.split(",")[0]))
+        for line in (out / "history.csv").read_text().splitlines()[1:]
+    ]
     assert epochs == list(range(done + 2))  # each epoch once, none lost beyond the one in progress
     assert (out / "split.json").read_text() == split_before
 
@@ -156,8 +257,13 @@ def test_resume_alone_continues_with_the_runs_own_settings(motion_data, tmp_path
     (out / "model.keras").unlink()
     capsys.readouterr()
     assert main(["train", str(motion_data), "--out", str(out), "--resume", "--epochs", "2"]) == 0
-    assert [int(float(r.split(",")[0])) for r in (out / "history.csv").read_text().splitlines()[1:]] == [0, 1]
-    assert "frames: 4" in (out / "config.yaml").read_text() and "epochs: 2" in (out / "config.yaml").read_text()
+    assert [
+        int(float(r.split(",")[0])) for r in (out / "history.csv").read_text().splitlines()[1:]
+    ] == [0, 1]
+    assert (
+        "frames: 4" in (out / "config.yaml").read_text()
+        and "epochs: 2" in (out / "config.yaml").read_text()
+    )
 
 
 def test_resume_refuses_a_changed_setting_in_one_sentence(run_dir, motion_data, tmp_path, capsys):
@@ -175,8 +281,24 @@ def test_predict_and_evaluate_read_a_sliding_run_the_same_way(motion_data, tmp_p
     from vidseq.data import decode
 
     out = tmp_path / "sliding"
-    assert main(["train", str(motion_data), "--out", str(out), "--epochs", "1", "--sampler", "sliding",
-                 "--stride", "4", *TINY_TRAIN]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(motion_data),
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--sampler",
+                "sliding",
+                "--stride",
+                "4",
+                *TINY_TRAIN,
+            ]
+        )
+        == 0
+    )
     test_file = json.loads((out / "split.json").read_text())["test"]["items"][0]["path"]
     path = str((Path(motion_data) / test_file).resolve())
     seen: dict[str, list] = {}
@@ -188,13 +310,21 @@ def test_predict_and_evaluate_read_a_sliding_run_the_same_way(motion_data, tmp_p
 
     monkeypatch.setattr(decode.VideoReader, "read", spy)
     assert main(["evaluate", str(out)]) == 0
-    by_evaluate = {tuple(r) for r in seen.pop(path)}  # as sets: Keras reads a first batch twice to learn its shapes
+    by_evaluate = {
+        tuple(r) for r in seen.pop(path)
+    }  # as sets: Keras reads a first batch twice to learn its shapes
     assert main(["predict", str(out), path]) == 0
-    assert by_evaluate == {(0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10, 11)}  # 12 frames, windows of 4, stride 4
+    assert by_evaluate == {
+        (0, 1, 2, 3),
+        (4, 5, 6, 7),
+        (8, 9, 10, 11),
+    }  # 12 frames, windows of 4, stride 4
     assert {tuple(r) for r in seen[path]} == by_evaluate
 
 
-def test_a_data_failure_inside_fit_ends_train_with_its_sentence(motion_data, tmp_path, monkeypatch, capsys):
+def test_a_data_failure_inside_fit_ends_train_with_its_sentence(
+    motion_data, tmp_path, monkeypatch, capsys
+):
     """Files that pass the screen but cannot give their frames during an epoch: exit 2, no backend traceback."""
     from vidseq.data import sources
     from vidseq.run import datasets
@@ -208,7 +338,9 @@ def test_a_data_failure_inside_fit_ends_train_with_its_sentence(motion_data, tmp
         return original(self, indices)
 
     monkeypatch.setattr(sources.VideoSource, "read", broken)
-    code = main(["train", str(motion_data), "--out", str(tmp_path / "r"), "--epochs", "1", *TINY_TRAIN])
+    code = main(
+        ["train", str(motion_data), "--out", str(tmp_path / "r"), "--epochs", "1", *TINY_TRAIN]
+    )
     err = capsys.readouterr().err
     assert code == 2
     last = err.strip().splitlines()[-1]

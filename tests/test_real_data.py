@@ -48,4 +48,6 @@ def test_fsdd_band_normalised_windows_all_hold_the_word():
         peak, band = spectrogram_sequence(path, norm="peak"), spectrogram_sequence(path)
         assert band.shape == peak.shape == (8, 40, 24, 1)
         assert peak[-1].max() == 0, f"{path.name}: the padded second should end in silence"
-        assert (band.reshape(8, -1).max(axis=1) > 160).all(), f"{path.name}: a band-normalised window without the word"
+        assert (band.reshape(8, -1).max(axis=1) > 160).all(), (
+            f"{path.name}: a band-normalised window without the word"
+        )

@@ -8,7 +8,9 @@ before TensorFlow can be imported, so that its start-up lines stay out of every 
 import importlib
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow C++: warnings and errors, no INFO lines
+os.environ.setdefault(
+    "TF_CPP_MIN_LOG_LEVEL", "1"
+)  # TensorFlow C++: warnings and errors, no INFO lines
 
 _PUBLIC = {
     "Catalog": "vidseq.data.catalog",
@@ -42,7 +44,9 @@ def __getattr__(name: str):
     if name not in _PUBLIC:
         raise AttributeError(f"module 'vidseq' has no attribute {name!r}")
     if _PUBLIC[name].startswith("vidseq.models"):
-        importlib.import_module("vidseq.models.zoo")  # the named models are registered with the registry
+        importlib.import_module(
+            "vidseq.models.zoo"
+        )  # the named models are registered with the registry
     value = getattr(importlib.import_module(_PUBLIC[name]), name)
     globals()[name] = value
     return value

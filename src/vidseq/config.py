@@ -41,8 +41,13 @@ def _zoo_entry(name: str | None) -> None:
         get_spec(name)
 
 
-def setting(default, help: str, choices: Callable[[], typing.Iterable[str]] | None = None, flag: str | None = None,
-            check: Callable[[typing.Any], typing.Any] | None = None):
+def setting(
+    default,
+    help: str,
+    choices: Callable[[], typing.Iterable[str]] | None = None,
+    flag: str | None = None,
+    check: Callable[[typing.Any], typing.Any] | None = None,
+):
     """A RunConfig field with its help text, its allowed values (a function, read when checked; or
     `check`, which raises a VidseqError for a value not allowed) and CLI flag."""
     kind = {"default_factory": default} if callable(default) else {"default": default}
@@ -54,15 +59,22 @@ class RunConfig:
     """The resolved settings of `vidseq train`; stored as RUN/config.yaml."""
 
     data: str = setting("", "folder (one sub-folder per class), glob with {classname}, or CSV")
-    model: str | None = setting(None, "zoo entry (`vidseq models`; default: the pretrained default for video when "
-                                      "its weights are installed, else convnet-gru)", list_models, check=_zoo_entry)
+    model: str | None = setting(
+        None,
+        "zoo entry (`vidseq models`; default: the pretrained default for video when "
+        "its weights are installed, else convnet-gru)",
+        list_models,
+        check=_zoo_entry,
+    )
     model_options: dict = setting(dict, "zoo options such as width, units, head, weights, temporal")
     frames: int = setting(8, "frames per clip")
     size: str | None = setting(None, "frame size S or HxW (default 112; audio 40x24)")
     resize: str = setting("crop", "fit frames by centre crop or letterbox", lambda: FIT_MODES)
     gray: bool = setting(False, "grayscale frames")
     sampler: str = setting("uniform", "how clips pick frames", lambda: tuple(SAMPLERS))
-    stride: float | None = setting(None, "sliding sampler: window step (frames, or seconds with --sequence-time)")
+    stride: float | None = setting(
+        None, "sliding sampler: window step (frames, or seconds with --sequence-time)"
+    )
     sequence_time: float | None = setting(None, "sliding sampler: window length in seconds")
     batch: int = setting(8, "clips per batch")
     epochs: int = setting(10, "training epochs")
@@ -70,24 +82,40 @@ class RunConfig:
     learning_rate: float | None = setting(None, "learning rate (default: the model's)", flag="--lr")
     val: float = setting(0.2, "validation fraction")
     test: float = setting(0.2, "test fraction")
-    groups: str | None = setting(None, "groups (source videos) kept in one split part: a file,group CSV or a regex")
+    groups: str | None = setting(
+        None, "groups (source videos) kept in one split part: a file,group CSV or a regex"
+    )
     folds: int | None = setting(None, "grouped k-fold: number of folds (with --fold)")
     fold: int | None = setting(None, "grouped k-fold: the test fold (with --folds)")
     train_list: str | None = setting(None, "fixed split: file of training paths relative to DATA")
     test_list: str | None = setting(None, "fixed split: file of test paths relative to DATA")
     seed: int = setting(0, "seed of the split, the sample order and every random draw")
     workers: int = setting(2, "loader threads")
-    cache: str = setting(DEFAULT_CACHE, "memory for decoded frames: a size (512MB) or auto (a quarter of free memory)")
-    cache_dir: str | None = setting(None, "disk store for decoded frames and features, reused by later runs")
-    pool: int = setting(DEFAULT_POOL, "training draws each segment's frame from this many fixed candidates (0: any)")
-    augment: str | None = setting(None, "clip-consistent augmentation preset (default none; audio: audio)",
-                                  augment_choices)
+    cache: str = setting(
+        DEFAULT_CACHE,
+        "memory for decoded frames: a size (512MB) or auto (a quarter of free memory)",
+    )
+    cache_dir: str | None = setting(
+        None, "disk store for decoded frames and features, reused by later runs"
+    )
+    pool: int = setting(
+        DEFAULT_POOL, "training draws each segment's frame from this many fixed candidates (0: any)"
+    )
+    augment: str | None = setting(
+        None, "clip-consistent augmentation preset (default none; audio: audio)", augment_choices
+    )
     mixup: float | None = setting(None, "mixup alpha, 0 for none (default 0; audio 0.3)")
-    audio_norm: str | None = setting(None, "audio: band or peak normalisation (default band)", lambda: AUDIO_NORMS)
+    audio_norm: str | None = setting(
+        None, "audio: band or peak normalisation (default band)", lambda: AUDIO_NORMS
+    )
     class_weights: bool = setting(False, "weight classes by inverse frequency")
-    early_stopping: int | None = setting(None, "stop after this many epochs without a better validation loss")
+    early_stopping: int | None = setting(
+        None, "stop after this many epochs without a better validation loss"
+    )
     jit_compile: str = setting("auto", "XLA compilation", lambda: SWITCHES)
-    features: str = setting("auto", "frozen per-frame CNN: train the head on cached features", lambda: SWITCHES)
+    features: str = setting(
+        "auto", "frozen per-frame CNN: train the head on cached features", lambda: SWITCHES
+    )
     max_bad: float = setting(0.1, "fraction of files that may fail before training stops")
 
     def __post_init__(self):
@@ -100,9 +128,13 @@ class RunConfig:
         hints = typing.get_type_hints(cls)
         for key, value in data.items():
             if key not in known:
-                raise VidseqError(f"{source}: unknown setting {key!r}; known settings: {', '.join(known)}.")
+                raise VidseqError(
+                    f"{source}: unknown setting {key!r}; known settings: {', '.join(known)}."
+                )
             if not _type_ok(value, hints[key]):
-                raise VidseqError(f"{source}: {key} = {value!r} should be {_type_name(hints[key])}.")
+                raise VidseqError(
+                    f"{source}: {key} = {value!r} should be {_type_name(hints[key])}."
+                )
         return cls(**data)
 
     @property
@@ -134,13 +166,17 @@ class RunConfig:
             if f.metadata["check"] is not None:
                 f.metadata["check"](value)
             elif choices is not None and value is not None and value not in tuple(choices()):
-                raise VidseqError(f"{f.name} must be {_either(tuple(choices()))}. Received: {f.name}={value!r}")
+                raise VidseqError(
+                    f"{f.name} must be {_either(tuple(choices()))}. Received: {f.name}={value!r}"
+                )
         if self.size is not None:
             parse_size(self.size)
         if self.frames < 1:
             raise VidseqError(f"frames must be at least 1. Received: frames={self.frames}")
         if self.batch < 1 or self.epochs < 1:
-            raise VidseqError(f"batch and epochs must be at least 1. Received: batch={self.batch}, epochs={self.epochs}")
+            raise VidseqError(
+                f"batch and epochs must be at least 1. Received: batch={self.batch}, epochs={self.epochs}"
+            )
         if (self.folds is None) != (self.fold is None):
             raise VidseqError("give --folds and --fold together (e.g. --folds 5 --fold 0).")
         if self.mixup is not None:
@@ -150,7 +186,7 @@ class RunConfig:
 
 
 def _either(choices: tuple) -> str:
-    """"a or b", or "one of a, b, c"."""
+    """ "a or b", or "one of a, b, c"."""
     names = [str(c) for c in choices]
     return " or ".join(names) if len(names) <= 2 else f"one of {', '.join(names)}"
 

@@ -36,7 +36,10 @@ def clip_grid(clips: Sequence[np.ndarray], titles: Sequence[str], out: str | os.
             ax.set_yticks([])
             if c < clip.shape[0]:
                 frame = clip[c]
-                ax.imshow(frame[..., 0] if frame.shape[-1] == 1 else frame, cmap="gray" if frame.shape[-1] == 1 else None)
+                ax.imshow(
+                    frame[..., 0] if frame.shape[-1] == 1 else frame,
+                    cmap="gray" if frame.shape[-1] == 1 else None,
+                )
         axes[r][0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
     return _save(fig, out)
 
@@ -63,7 +66,9 @@ def plot_confusion(confusion: np.ndarray, classes: Sequence[str], out: str | os.
     fig, ax = _subplots(1, 1, (1.2 + 0.6 * len(classes), 1 + 0.6 * len(classes)))
     ax.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
+        ax.text(
+            j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black"
+        )
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
@@ -71,7 +76,9 @@ def plot_confusion(confusion: np.ndarray, classes: Sequence[str], out: str | os.
     return _save(fig, out)
 
 
-def plot_timeline(times: Sequence[float], probs: np.ndarray, classes: Sequence[str], out: str | os.PathLike) -> Path:
+def plot_timeline(
+    times: Sequence[float], probs: np.ndarray, classes: Sequence[str], out: str | os.PathLike
+) -> Path:
     """Class probability against time (window centres) for one long video."""
     fig, ax = _subplots(1, 1, (9, 3))
     for k, name in enumerate(classes):

@@ -13,7 +13,9 @@ import pytest
 
 from tests.conformance import corpus, oracle
 
-SAMPLED = 20 if corpus.LARGE else 6  # pseudo-random indices per file, besides the first, middle and last
+SAMPLED = (
+    20 if corpus.LARGE else 6
+)  # pseudo-random indices per file, besides the first, middle and last
 
 
 def sample_indices(name: str, n: int) -> list[int]:
@@ -39,7 +41,9 @@ class Corpus:
     def truth(self, spec: corpus.Spec) -> oracle.Truth:
         """ffmpeg's count and frames for `spec`'s file."""
         if spec.name not in self._truth:
-            self._truth[spec.name] = oracle.truth(self.path(spec), lambda n: sample_indices(spec.name, n))
+            self._truth[spec.name] = oracle.truth(
+                self.path(spec), lambda n: sample_indices(spec.name, n)
+            )
         return self._truth[spec.name]
 
     def prepare(self, specs: list[corpus.Spec]) -> None:
@@ -57,7 +61,9 @@ def conformance(tmp_path_factory) -> Corpus:
     kept there (skips where ffmpeg is not installed: `make test` installs it)."""
     if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
         pytest.skip("ffmpeg/ffprobe are not on PATH (make test installs them)")
-    kept = os.environ.get("VIDSEQ_CONFORMANCE_DIR")  # `make conformance`: the folder its table was written to
+    kept = os.environ.get(
+        "VIDSEQ_CONFORMANCE_DIR"
+    )  # `make conformance`: the folder its table was written to
     made = Corpus(Path(kept) if kept else tmp_path_factory.mktemp("conformance"))
     made.prepare(corpus.specs())
     return made

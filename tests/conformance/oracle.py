@@ -63,14 +63,33 @@ class Truth:
 
 def stream_facts(path: str | os.PathLike) -> StreamFacts:
     """Container, codec, stored size, sample aspect ratio and rotation of the first video stream."""
-    out = _run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_streams", "-show_format", "-of", "json", path])
+    out = _run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+            path,
+        ]
+    )
     info = json.loads(out)
     s = info["streams"][0]
     sar = s.get("sample_aspect_ratio", "1:1")
     num, den = (int(x) for x in sar.split(":")) if ":" in sar else (1, 1)
     rotation = next((int(d["rotation"]) for d in s.get("side_data_list", []) if "rotation" in d), 0)
-    return StreamFacts(info["format"]["format_name"], s["codec_name"], int(s["width"]), int(s["height"]),
-                       Fraction(num, den) if num and den else Fraction(1), rotation % 360)
+    return StreamFacts(
+        info["format"]["format_name"],
+        s["codec_name"],
+        int(s["width"]),
+        int(s["height"]),
+        Fraction(num, den) if num and den else Fraction(1),
+        rotation % 360,
+    )
 
 
 def compare_size(facts: StreamFacts) -> tuple[int, int] | None:
@@ -83,25 +102,63 @@ def compare_size(facts: StreamFacts) -> tuple[int, int] | None:
 
 def probed_count(path: str | os.PathLike) -> int | None:
     """Frames `ffprobe -count_frames` reads from the first video stream (None when it says none)."""
-    out = _run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-                "-show_entries", "stream=nb_read_frames", "-of", "json", path])
+    out = _run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "json",
+            path,
+        ]
+    )
     value = json.loads(out)["streams"][0].get("nb_read_frames")
     return int(value) if value not in (None, "N/A") else None
 
 
 def decode(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
     """Every frame ffmpeg writes, uint8 (n, H, W, 3); scaled to size=(height, width) if given."""
-    scale = f"scale={size[1]}:{size[0]}:flags=area:interl=-1,setsar=1" if size else "scale=interl=-1"
-    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
-           "-enc_time_base:v", "-1", "-vf", scale, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    scale = (
+        f"scale={size[1]}:{size[0]}:flags=area:interl=-1,setsar=1" if size else "scale=interl=-1"
+    )
+    cmd = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-i",
+        path,
+        "-map",
+        "0:v:0",
+        "-fps_mode",
+        "passthrough",
+        "-enc_time_base:v",
+        "-1",
+        "-vf",
+        scale,
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-",
+    ]
     done = subprocess.run(cmd, capture_output=True, timeout=300)
     log = done.stderr.decode(errors="replace")
     found = re.search(r"Output #0.*?Video: rawvideo.*?, (\d+)x(\d+)", log, re.S)
     if not found or not done.stdout:
-        raise RuntimeError(f"ffmpeg decoded no frame of {os.fsdecode(path)} ({done.returncode}): {log[-2000:]}")
+        raise RuntimeError(
+            f"ffmpeg decoded no frame of {os.fsdecode(path)} ({done.returncode}): {log[-2000:]}"
+        )
     w, h = int(found[1]), int(found[2])
     if len(done.stdout) % (w * h * 3):
-        raise RuntimeError(f"ffmpeg wrote {len(done.stdout)} bytes for {w}x{h} frames of {os.fsdecode(path)}")
+        raise RuntimeError(
+            f"ffmpeg wrote {len(done.stdout)} bytes for {w}x{h} frames of {os.fsdecode(path)}"
+        )
     return np.frombuffer(done.stdout, np.uint8).reshape(-1, h, w, 3)
 
 
@@ -117,18 +174,23 @@ def truth(path: str | os.PathLike, pick: Callable[[int], list[int]]) -> Truth:
     frames = decode(path, at)
     n = len(frames)
     if at is None and frames.shape[2:0:-1] != facts.displayed():
-        raise RuntimeError(f"{os.fsdecode(path)}: ffmpeg decodes {frames.shape[2]}x{frames.shape[1]} frames, "
-                           f"ffprobe's size, SAR and rotation give {facts.displayed()}")
+        raise RuntimeError(
+            f"{os.fsdecode(path)}: ffmpeg decodes {frames.shape[2]}x{frames.shape[1]} frames, "
+            f"ffprobe's size, SAR and rotation give {facts.displayed()}"
+        )
     near = {j for i in pick(n) for j in (i - 1, i, i + 1) if 0 <= j < n}
-    return Truth(n, facts.displayed(), at, {j: frames[j].copy() for j in sorted(near)},
-                 thumbnails(frames))
+    return Truth(
+        n, facts.displayed(), at, {j: frames[j].copy() for j in sorted(near)}, thumbnails(frames)
+    )
 
 
 def thumbnails(frames: np.ndarray) -> np.ndarray:
     """(n, H, W, 3) frames shrunk THUMB times by area averaging, float32."""
     h, w = frames.shape[1:3]
     size = (max(1, w // THUMB), max(1, h // THUMB))
-    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]).astype(np.float32)
+    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]).astype(
+        np.float32
+    )
 
 
 def mad(a: np.ndarray, b: np.ndarray) -> float:
@@ -140,5 +202,7 @@ def _run(cmd: list[str | os.PathLike]) -> str:
     """stdout of `cmd`; raise with its error output when it fails."""
     done = subprocess.run(cmd, capture_output=True, timeout=300)
     if done.returncode:
-        raise RuntimeError(f"{' '.join(map(os.fsdecode, cmd))} failed: {done.stderr.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"{' '.join(map(os.fsdecode, cmd))} failed: {done.stderr.decode(errors='replace')[-2000:]}"
+        )
     return done.stdout.decode()

@@ -10,8 +10,9 @@ How the oracle frame is made (see oracle.py): frame i is the i-th frame ffmpeg's
   size=(H, W), resize="crop")`, which a reader that knows the displayed aspect fills without cropping.
 A frame matches when its mean absolute difference to ffmpeg's frame i is at most the spec's
 tolerance (2 grey levels; 3 for 10-bit and DV's 4:1:1, see corpus.CHROMA) and smaller than to ffmpeg's frames
-i-1 and i+1 wherever those differ from frame i by more than the tolerance. A file cut short (`*_cut80`) may instead raise VideoDecodeError naming the file, in
-the probe or in any read, but never give a wrong frame or a wrong count.
+i-1 and i+1 wherever those differ from frame i by more than the tolerance. A file cut short (`*_cut80`)
+may instead raise VideoDecodeError naming the file, in the probe or in any read, but never give a
+wrong frame or a wrong count.
 """
 
 from __future__ import annotations
@@ -51,8 +52,11 @@ def test_frame_count_is_ffmpegs(conformance: Corpus, spec: corpus.Spec):
     if info is None:
         return
     if info.frames != truth.count:
-        pytest.fail(f"{spec.id}: vidseq counts {info.frames} frames, ffmpeg decodes {truth.count} (ffprobe -count_frames: "
-                    f"{oracle.probed_count(path)}; the header: {info.header_frames})", pytrace=False)
+        pytest.fail(
+            f"{spec.id}: vidseq counts {info.frames} frames, ffmpeg decodes {truth.count} (ffprobe -count_frames: "
+            f"{oracle.probed_count(path)}; the header: {info.header_frames})",
+            pytrace=False,
+        )
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.id for s in SPECS])
@@ -63,8 +67,11 @@ def test_size_is_the_displayed_one(conformance: Corpus, spec: corpus.Spec):
     if info is None:
         return
     if (info.width, info.height) != truth.displayed:
-        pytest.fail(f"{spec.id}: vidseq's size is {info.width}x{info.height}, the displayed one "
-                    f"{truth.displayed[0]}x{truth.displayed[1]}", pytrace=False)
+        pytest.fail(
+            f"{spec.id}: vidseq's size is {info.width}x{info.height}, the displayed one "
+            f"{truth.displayed[0]}x{truth.displayed[1]}",
+            pytrace=False,
+        )
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.id for s in SPECS])
@@ -83,16 +90,25 @@ def test_frames_are_ffmpegs(conformance: Corpus, spec: corpus.Spec):
         else:  # a file cut short: the frames it does give one at a time must be right
             got, error = _readable(reader, indices), None
     if not got and error is not None:
-        pytest.fail(f"{spec.id}: read({indices}) of {truth.count} frames raised {error}\n  asked one at a time:\n    "
-                    + "\n    ".join(_one_by_one(reader, spec, truth, indices)), pytrace=False)
-    wrong = [line for i, frame in got.items() if (line := mismatch(truth, i, frame, spec.tolerance))]
+        pytest.fail(
+            f"{spec.id}: read({indices}) of {truth.count} frames raised {error}\n  asked one at a time:\n    "
+            + "\n    ".join(_one_by_one(reader, spec, truth, indices)),
+            pytrace=False,
+        )
+    wrong = [
+        line for i, frame in got.items() if (line := mismatch(truth, i, frame, spec.tolerance))
+    ]
     if wrong:
-        pytest.fail(f"{spec.id}: {len(wrong)} of {len(got)} frames are not ffmpeg's (read({indices}) of {truth.count}; "
-                    f"tolerance {spec.tolerance}):\n    " + "\n    ".join(wrong), pytrace=False)
+        pytest.fail(
+            f"{spec.id}: {len(wrong)} of {len(got)} frames are not ffmpeg's (read({indices}) of {truth.count}; "
+            f"tolerance {spec.tolerance}):\n    " + "\n    ".join(wrong),
+            pytrace=False,
+        )
 
 
 def _readable(reader: VideoReader, indices: list[int]) -> dict[int, np.ndarray]:
-    """The frames at `indices` that reader gives when asked one at a time (those it refuses naming the file left out)."""
+    """The frames at `indices` that reader gives when asked one at a time (those it refuses, naming
+    the file, left out)."""
     got = {}
     for i in indices:
         try:
@@ -103,12 +119,16 @@ def _readable(reader: VideoReader, indices: list[int]) -> dict[int, np.ndarray]:
     return got
 
 
-def _one_by_one(reader: VideoReader, spec: corpus.Spec, truth: oracle.Truth, indices: list[int]) -> list[str]:
+def _one_by_one(
+    reader: VideoReader, spec: corpus.Spec, truth: oracle.Truth, indices: list[int]
+) -> list[str]:
     """What reading each index alone gives: the error, the mismatch or ok, one line each (for a failure message)."""
     lines = []
     for i in indices:
         try:
-            lines.append(mismatch(truth, i, reader.read([i])[0], spec.tolerance) or f"frame {i}: ok")
+            lines.append(
+                mismatch(truth, i, reader.read([i])[0], spec.tolerance) or f"frame {i}: ok"
+            )
         except VideoDecodeError as e:
             lines.append(f"frame {i}: {e.reason}")
     return lines
@@ -120,12 +140,17 @@ def mismatch(truth: oracle.Truth, i: int, frame: np.ndarray, tolerance: float) -
     if frame.shape != want.shape:
         return f"frame {i}: {frame.shape[1]}x{frame.shape[0]}, ffmpeg's is {want.shape[1]}x{want.shape[0]}"
     diff = oracle.mad(frame, want)
-    near = {j: oracle.mad(frame, truth.frames[j]) for j in (i - 1, i + 1)
-            if j in truth.frames and oracle.mad(truth.frames[j], want) > tolerance}
+    near = {
+        j: oracle.mad(frame, truth.frames[j])
+        for j in (i - 1, i + 1)
+        if j in truth.frames and oracle.mad(truth.frames[j], want) > tolerance
+    }
     if diff <= tolerance and all(diff < d for d in near.values()):
         return ""
     around = "".join(f", to {j} = {d:.2f}" for j, d in near.items())
-    return f"frame {i}: mean |diff| to ffmpeg's {i} = {diff:.2f}{around}; {_looks_like(truth, frame)}"
+    return (
+        f"frame {i}: mean |diff| to ffmpeg's {i} = {diff:.2f}{around}; {_looks_like(truth, frame)}"
+    )
 
 
 def _looks_like(truth: oracle.Truth, frame: np.ndarray) -> str:

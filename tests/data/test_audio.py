@@ -12,8 +12,14 @@ import pytest
 from vidseq import Catalog, ClipDataset, VideoDecodeError
 from vidseq.cli import main
 from vidseq.config import RunConfig
-from vidseq.data.audio import (log_mel, mel_filterbank, normalise_bands, read_audio, spectrogram_image,
-                               spectrogram_sequence)
+from vidseq.data.audio import (
+    log_mel,
+    mel_filterbank,
+    normalise_bands,
+    read_audio,
+    spectrogram_image,
+    spectrogram_sequence,
+)
 from vidseq.data.augment import augment_spectrogram
 from vidseq.errors import VidseqError
 from vidseq.run.datasets import dataset_for, resolve_defaults
@@ -23,7 +29,9 @@ RATE = 8000
 
 def tone(path: Path, hz: float, seconds: float = 1.0, rate: int = RATE) -> Path:
     """A real 16-bit PCM wav of a sine tone, written with PyAV."""
-    return write_wav(path, 0.5 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate), rate)
+    return write_wav(
+        path, 0.5 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate), rate
+    )
 
 
 def chirp(path: Path, gain: float = 0.5, silence: float = 0.0) -> Path:
@@ -40,7 +48,9 @@ def write_wav(path: Path, wave: np.ndarray, rate: int = RATE) -> Path:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
         for i in range(0, len(samples), 1024):
-            frame = av.AudioFrame.from_ndarray(samples[None, i : i + 1024].copy(), format="s16", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                samples[None, i : i + 1024].copy(), format="s16", layout="mono"
+            )
             frame.sample_rate = rate
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
@@ -54,7 +64,9 @@ def _centres(n_mels: int = 40) -> np.ndarray:
 
 @pytest.mark.parametrize("hz", [500.0, 1000.0, 3000.0])
 def test_a_tone_lands_in_its_mel_band(tmp_path, hz):
-    seq = spectrogram_sequence(tone(tmp_path / f"{hz}.wav", hz), steps=8, size=(40, 24), norm="peak")
+    seq = spectrogram_sequence(
+        tone(tmp_path / f"{hz}.wav", hz), steps=8, size=(40, 24), norm="peak"
+    )
     assert seq.shape == (8, 40, 24, 1) and seq.dtype == np.uint8
     energy = seq[..., 0].astype(float).mean(axis=(0, 2))
     expected = int(np.argmin(np.abs(_centres() - hz)))
@@ -68,10 +80,16 @@ def test_read_audio_resamples_and_log_mel_has_one_column_per_hop(tmp_path):
 
 
 def test_short_clips_are_padded_and_long_ones_cropped(tmp_path):
-    short = spectrogram_sequence(tone(tmp_path / "s.wav", 800, seconds=0.2), steps=4, size=(20, 10), norm="peak")
-    long = spectrogram_sequence(tone(tmp_path / "l.wav", 800, seconds=3.0), steps=4, size=(20, 10), norm="peak")
+    short = spectrogram_sequence(
+        tone(tmp_path / "s.wav", 800, seconds=0.2), steps=4, size=(20, 10), norm="peak"
+    )
+    long = spectrogram_sequence(
+        tone(tmp_path / "l.wav", 800, seconds=3.0), steps=4, size=(20, 10), norm="peak"
+    )
     assert short.shape == long.shape == (4, 20, 10, 1)
-    assert short[-1].max() == 0 and long[-1].max() > 0  # silence after a short clip; tone throughout a long one
+    assert (
+        short[-1].max() == 0 and long[-1].max() > 0
+    )  # silence after a short clip; tone throughout a long one
 
 
 def test_band_normalisation_ignores_level_silence_and_microphone(tmp_path):
@@ -81,15 +99,22 @@ def test_band_normalisation_ignores_level_silence_and_microphone(tmp_path):
     a, b = normalise_bands(loud), normalise_bands(quiet_late)
     assert a.shape[1] < loud.shape[1] * 0.6  # cut to the 0.4 s of sound
     assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 3
-    microphone = (np.linspace(-10, 10, 40) * 255 / 80)[:, None]  # a gain per band: -10 dB low to +10 dB high
+    microphone = (np.linspace(-10, 10, 40) * 255 / 80)[
+        :, None
+    ]  # a gain per band: -10 dB low to +10 dB high
     other = np.clip(loud + microphone, 0, 255).astype(np.uint8)
     x, y = normalise_bands(loud).astype(int), normalise_bands(other).astype(int)
     n = min(x.shape[1], y.shape[1])  # the sound's last column may fall either side of the threshold
     assert abs(x.shape[1] - y.shape[1]) <= 1 and np.median(np.abs(x[:, :n] - y[:, :n])) <= 2
-    assert np.median(np.abs(loud.astype(int) - other.astype(int))[loud > 0]) > 10  # as the images differed
+    assert (
+        np.median(np.abs(loud.astype(int) - other.astype(int))[loud > 0]) > 10
+    )  # as the images differed
 
 
-@pytest.mark.parametrize("content,reason", [(b"", "is empty"), (b"RIFF not really a wave file" * 10, "is not readable audio")])
+@pytest.mark.parametrize(
+    "content,reason",
+    [(b"", "is empty"), (b"RIFF not really a wave file" * 10, "is not readable audio")],
+)
 def test_empty_or_corrupt_audio_is_a_clear_error(tmp_path, content, reason):
     path = tmp_path / "bad.wav"
     path.write_bytes(content)
@@ -102,16 +127,38 @@ def test_a_folder_of_audio_trains_with_audio_defaults(tmp_path):
     for digit, hz in (("low", 300.0), ("high", 2500.0)):
         for k in range(6):
             tone(tmp_path / "d" / digit / f"{k}.wav", hz * (1 + 0.05 * k), seconds=0.3 + 0.1 * k)
-    ds = ClipDataset(Catalog.from_folder(tmp_path / "d"), frames=4, size=(40, 24), batch_size=12, shuffle=False)
+    ds = ClipDataset(
+        Catalog.from_folder(tmp_path / "d"), frames=4, size=(40, 24), batch_size=12, shuffle=False
+    )
     assert ds[0][0].shape == (12, 4, 40, 24, 1)
     run = tmp_path / "run"
-    argv = ["train", str(tmp_path / "d"), "--out", str(run), "--epochs", "1", "--batch", "4",
-            "--model-option", "width=0.125", "--model-option", "head=[8]", "--frames", "4"]
+    argv = [
+        "train",
+        str(tmp_path / "d"),
+        "--out",
+        str(run),
+        "--epochs",
+        "1",
+        "--batch",
+        "4",
+        "--model-option",
+        "width=0.125",
+        "--model-option",
+        "head=[8]",
+        "--frames",
+        "4",
+    ]
     assert main(argv) == 0
     saved = (run / "config.yaml").read_text()
-    assert "size: 40x24" in saved and "gray: true" in saved and "augment: audio" in saved and "audio_norm: band" in saved
+    assert (
+        "size: 40x24" in saved
+        and "gray: true" in saved
+        and "augment: audio" in saved
+        and "audio_norm: band" in saved
+    )
     assert json.loads((run / "metrics.json").read_text())["n"] > 0
     assert main(["predict", str(run), str(tmp_path / "d" / "low")]) == 0  # a folder of audio files
+
 
 def test_audio_file_deleted_before_the_dataset_is_quarantined(tmp_path):
     for k in range(10):
@@ -139,13 +186,23 @@ def test_audio_training_augments_each_epoch_and_evaluation_does_not(tmp_path):
     for k in range(4):
         tone(tmp_path / "d" / ("a" if k % 2 else "b") / f"{k}.wav", 500 + 200 * k, seconds=0.3)
     cat = Catalog.from_folder(tmp_path / "d")
-    train = ClipDataset(cat, frames=4, size=(40, 24), batch_size=4, shuffle=False, random_frames=True, augment="audio")
+    train = ClipDataset(
+        cat,
+        frames=4,
+        size=(40, 24),
+        batch_size=4,
+        shuffle=False,
+        random_frames=True,
+        augment="audio",
+    )
     first = train[0][0]
     train.set_epoch(1)
     assert not np.array_equal(first, train[0][0])
     plain = ClipDataset(cat, frames=4, size=(40, 24), batch_size=4, shuffle=False)
     plain.set_epoch(1)
-    expected = np.stack([spectrogram_sequence(item.path, steps=4, size=(40, 24)) for item in cat]) / 255.0
+    expected = (
+        np.stack([spectrogram_sequence(item.path, steps=4, size=(40, 24)) for item in cat]) / 255.0
+    )
     np.testing.assert_allclose(plain[0][0], expected, atol=1e-6)
 
 
@@ -155,7 +212,10 @@ def test_audio_defaults_mix_up_training_batches_only(tmp_path):
     cat = Catalog.from_folder(tmp_path / "d")
     cfg = resolve_defaults(RunConfig(data=str(tmp_path / "d"), batch=4), audio=True)
     assert cfg.mixup == 0.3 and cfg.model_options == {"width": 0.5, "head": [128]}
-    assert dataset_for(cfg, cat, training=True).mixup == 0.3 and dataset_for(cfg, cat, training=False).mixup == 0
+    assert (
+        dataset_for(cfg, cat, training=True).mixup == 0.3
+        and dataset_for(cfg, cat, training=False).mixup == 0
+    )
     _, y = dataset_for(cfg, cat, training=True)[0]
     assert (y.max(1) < 1).any() and np.allclose(y.sum(1), 1)
     assert resolve_defaults(RunConfig(mixup=0), audio=True).mixup == 0
@@ -165,11 +225,15 @@ def test_audio_defaults_mix_up_training_batches_only(tmp_path):
 def test_audio_augmentation_defaults_on_and_video_presets_are_refused():
     assert resolve_defaults(RunConfig(), audio=True).augment == "audio"
     assert resolve_defaults(RunConfig(), audio=True).audio_norm == "band"
-    assert RunConfig().spectrogram_norm == "peak"  # what a run saved before the setting existed used
+    assert (
+        RunConfig().spectrogram_norm == "peak"
+    )  # what a run saved before the setting existed used
     with pytest.raises(VidseqError, match="audio_norm must be band or peak"):
         RunConfig.from_dict({"audio_norm": "pcen"})
     off = resolve_defaults(RunConfig(augment="none"), audio=True)
-    assert off.augment == "none" and resolve_defaults(off, audio=True).augment == "none"  # a resumed run stays off
+    assert (
+        off.augment == "none" and resolve_defaults(off, audio=True).augment == "none"
+    )  # a resumed run stays off
     with pytest.raises(VidseqError, match="does not apply to audio"):
         resolve_defaults(RunConfig(augment="standard"), audio=True)
     with pytest.raises(VidseqError, match="does not apply to video"):
@@ -190,6 +254,8 @@ def test_warm_quarantines_an_undecodable_audio_file(tmp_path):
         tone(tmp_path / "d" / ("a" if k % 2 else "b") / f"{k}.wav", 400 + 100 * k, seconds=0.2)
     bad = tmp_path / "d" / "a" / "bad.wav"
     bad.write_bytes(b"RIFF not really a wave file" * 10)
-    ds = ClipDataset(Catalog.from_folder(tmp_path / "d"), frames=2, size=(20, 8), batch_size=4, shuffle=False)
+    ds = ClipDataset(
+        Catalog.from_folder(tmp_path / "d"), frames=2, size=(20, 8), batch_size=4, shuffle=False
+    )
     ds.warm()
     assert "is not readable audio" in ds.report.quarantined[str(bad)]

@@ -22,11 +22,24 @@ def _tree(root: Path, spec: dict[str, list[str]]) -> Path:
 
 
 def _balanced(root: Path, per_class: int = 20, groups: int = 5) -> Path:
-    return _tree(root, {c: [f"v_g{j % groups:02d}_c{j:02d}.mp4" for j in range(per_class)] for c in ("b", "a", "c")})
+    return _tree(
+        root,
+        {
+            c: [f"v_g{j % groups:02d}_c{j:02d}.mp4" for j in range(per_class)]
+            for c in ("b", "a", "c")
+        },
+    )
 
 
 def test_from_folder_sorts_classes_and_skips_hidden_and_non_media(tmp_path, caplog):
-    _tree(tmp_path, {"walk": ["1.mp4", ".hidden.mp4", "notes.txt"], "run": ["2.avi", "3.MKV"], "_meta": ["x.mp4"]})
+    _tree(
+        tmp_path,
+        {
+            "walk": ["1.mp4", ".hidden.mp4", "notes.txt"],
+            "run": ["2.avi", "3.MKV"],
+            "_meta": ["x.mp4"],
+        },
+    )
     with caplog.at_level(logging.WARNING, logger="vidseq"):
         cat = Catalog.from_folder(tmp_path)
     assert cat.classes == ("run", "walk")
@@ -35,10 +48,13 @@ def test_from_folder_sorts_classes_and_skips_hidden_and_non_media(tmp_path, capl
     assert "skipped 2 hidden or non-media file(s)" in caplog.text
 
 
-@pytest.mark.parametrize("spec,message", [
-    ({"a": ["1.mp4"], "b": []}, "class 'b'"),
-    ({"a": ["x.txt"]}, "no class sub-folders with media"),
-])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ({"a": ["1.mp4"], "b": []}, "class 'b'"),
+        ({"a": ["x.txt"]}, "no class sub-folders with media"),
+    ],
+)
 def test_empty_class_or_no_media_is_a_clear_error(tmp_path, spec, message):
     with pytest.raises(VidseqError, match=message):
         Catalog.from_folder(_tree(tmp_path, spec))
@@ -46,7 +62,9 @@ def test_empty_class_or_no_media_is_a_clear_error(tmp_path, spec, message):
 
 def test_a_folder_of_metadata_is_not_a_class(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vidseq"):
-        cat = Catalog.from_folder(_tree(tmp_path, {"a": ["1.mp4"], "b": ["2.wav"], "splits": ["train.txt"]}))
+        cat = Catalog.from_folder(
+            _tree(tmp_path, {"a": ["1.mp4"], "b": ["2.wav"], "splits": ["train.txt"]})
+        )
     assert cat.classes == ("a", "b") and "splits" in caplog.text
 
 

@@ -31,7 +31,9 @@ def test_batches_are_shaped_scaled_and_keep_the_last_partial_batch(motion_data):
 
 def test_integer_labels_uint8_gray_and_unlabelled(motion_data):
     cat = Catalog.from_folder(motion_data)
-    x, y = ClipDataset(cat, frames=3, size=16, batch_size=4, shuffle=False, one_hot=False, dtype="uint8", gray=True)[0]
+    x, y = ClipDataset(
+        cat, frames=3, size=16, batch_size=4, shuffle=False, one_hot=False, dtype="uint8", gray=True
+    )[0]
     assert x.dtype == np.uint8 and x.shape == (4, 3, 16, 16, 1) and y.dtype == np.int64
     (only_x,) = ClipDataset(cat.paths[:3], frames=3, size=16, batch_size=4, shuffle=False)[0]
     assert only_x.shape == (3, 3, 16, 16, 3)
@@ -83,10 +85,22 @@ def test_too_many_broken_files_stop_with_a_list(motion_data, tmp_path):
 def test_cache_hits_are_bit_identical_and_evict_under_the_budget(motion_data):
     cat = Catalog.from_folder(motion_data)
     cache = ClipCache(3 * 4 * 16 * 16 * 3)  # room for three clips of four frames
-    ds = ClipDataset(cat, frames=4, size=16, batch_size=6, shuffle=False, cache=cache, dtype="uint8")
+    ds = ClipDataset(
+        cat, frames=4, size=16, batch_size=6, shuffle=False, cache=cache, dtype="uint8"
+    )
     first = ds[0][0]
-    assert len(cache) == 12 and cache.bytes == cache.max_bytes  # six clips went through, three stayed
-    small = ClipDataset(cat.subset(cat.items[:2]), frames=4, size=16, batch_size=2, shuffle=False, cache=ClipCache("1MB"), dtype="uint8")
+    assert (
+        len(cache) == 12 and cache.bytes == cache.max_bytes
+    )  # six clips went through, three stayed
+    small = ClipDataset(
+        cat.subset(cat.items[:2]),
+        frames=4,
+        size=16,
+        batch_size=2,
+        shuffle=False,
+        cache=ClipCache("1MB"),
+        dtype="uint8",
+    )
     a = small[0][0]
     hits = small.cache.hits
     b = small[0][0]
@@ -103,16 +117,29 @@ def test_unit_scale_gives_the_values_of_a_division_by_255():
 
 def test_mixup_blends_clips_and_labels_of_a_batch_with_one_weight_each(motion_data):
     cat = Catalog.from_folder(motion_data)
-    settings = dict(frames=4, size=(24, 32), batch_size=12, shuffle=True, random_frames=False, cache=None, workers=1)
+    settings = dict(
+        frames=4,
+        size=(24, 32),
+        batch_size=12,
+        shuffle=True,
+        random_frames=False,
+        cache=None,
+        workers=1,
+    )
     (x, y), (mx, my) = ClipDataset(cat, **settings)[0], ClipDataset(cat, mixup=0.4, **settings)[0]
     np.testing.assert_allclose(my.sum(1), 1, rtol=1e-6)
-    assert ((my > 0).sum(1) <= 2).all() and (my.max(1) < 1).any()  # each a blend of at most two labels
+    assert ((my > 0).sum(1) <= 2).all() and (
+        my.max(1) < 1
+    ).any()  # each a blend of at most two labels
     labels = y.argmax(1)
     blended = [k for k in range(len(y)) if (my[k] > 0).sum() == 2]
     assert len(blended) >= len(y) // 3
     for k in blended:  # w·itself + (1 − w)·a clip of the other label in the batch
         w, other = my[k, labels[k]], [c for c in np.flatnonzero(my[k]) if c != labels[k]][0]
-        assert any(np.allclose(mx[k], w * x[k] + (1 - w) * x[p], atol=1e-5) for p in np.flatnonzero(labels == other))
+        assert any(
+            np.allclose(mx[k], w * x[k] + (1 - w) * x[p], atol=1e-5)
+            for p in np.flatnonzero(labels == other)
+        )
 
 
 def test_mixup_needs_one_hot_float_batches(motion_data):
@@ -123,7 +150,9 @@ def test_mixup_needs_one_hot_float_batches(motion_data):
 
 
 def test_augmentation_is_identical_across_frames_and_differs_between_clips():
-    clip = np.repeat(np.random.default_rng(0).integers(0, 255, (1, 32, 32, 3), dtype=np.uint8), 6, axis=0)
+    clip = np.repeat(
+        np.random.default_rng(0).integers(0, 255, (1, 32, 32, 3), dtype=np.uint8), 6, axis=0
+    )
     out = augment_clip(clip, np.random.default_rng(1))
     assert all(np.array_equal(out[0], out[i]) for i in range(6))
     other = augment_clip(clip, np.random.default_rng(2))

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import frame_number, numbered_frames
 from vidseq import VideoDecodeError, VideoReader, probe, read_clip
-from vidseq.data import probe as probe_module
+from vidseq.data import frames as frames_module
 from vidseq.data.synthetic import write_video
 
 CODECS = [  # (container, gop, B-frames): short and long GOP, with and without B-frames
@@ -44,19 +44,29 @@ def test_probe_counts_real_frames_and_keyframes(numbered_video, ext, gop, bframe
 def _probe_by_demuxing(path, monkeypatch):
     """The probe of `path` with the index ignored: every packet demuxed."""
     with monkeypatch.context() as m:
-        m.setattr(probe_module, "_indexed", lambda *args: None)
+        m.setattr(frames_module, "_indexed", lambda *args: None)
         return probe(path, cache=False)
 
 
-@pytest.mark.parametrize("ext,gop,bframes,indexed", [(".avi", 12, 0, True), (".mp4", 12, 0, True),
-                                                     *[(*codec, False) for codec in CODECS[1:]]])
-def test_probe_reads_the_index_only_where_it_equals_demuxing(numbered_video, monkeypatch, ext, gop, bframes, indexed):
+@pytest.mark.parametrize(
+    "ext,gop,bframes,indexed",
+    [(".avi", 12, 0, True), (".mp4", 12, 0, True), *[(*codec, False) for codec in CODECS[1:]]],
+)
+def test_probe_reads_the_index_only_where_it_equals_demuxing(
+    numbered_video, monkeypatch, ext, gop, bframes, indexed
+):
     """AVI and MP4 without B-frames are probed from the demuxer's index; the rest by demuxing; same result."""
     path = numbered_video(ext, n=60, gop=gop, bframes=bframes)
     checked = []
-    monkeypatch.setattr(probe_module, "_last_gop_agrees", lambda *a, f=probe_module._last_gop_agrees: checked.append(f(*a)) or checked[-1])
+    monkeypatch.setattr(
+        frames_module,
+        "_last_gop_agrees",
+        lambda *a, f=frames_module._last_gop_agrees: checked.append(f(*a)) or checked[-1],
+    )
     info = probe(path, cache=False)
-    assert checked == ([True] if indexed else [])  # other formats and B-frames: no index read at all
+    assert checked == (
+        [True] if indexed else []
+    )  # other formats and B-frames: no index read at all
     assert info == _probe_by_demuxing(path, monkeypatch)
 
 
@@ -71,9 +81,13 @@ def test_avi_without_its_index_is_counted_by_demuxing(numbered_video, tmp_path, 
     assert [frame_number(f) for f in VideoReader(path).read(WANTED)] == WANTED
 
 
-def test_index_past_the_end_of_a_truncated_mp4_is_not_trusted(numbered_video, tmp_path, monkeypatch):
+def test_index_past_the_end_of_a_truncated_mp4_is_not_trusted(
+    numbered_video, tmp_path, monkeypatch
+):
     """With the index at the front (faststart), the index of a file cut short lists frames it no longer has."""
-    whole = write_video(tmp_path / "front.mp4", numbered_frames(60), container_options={"movflags": "faststart"})
+    whole = write_video(
+        tmp_path / "front.mp4", numbered_frames(60), container_options={"movflags": "faststart"}
+    )
     data = whole.read_bytes()
     path = tmp_path / "cut.mp4"
     path.write_bytes(data[: len(data) * 2 // 3])
@@ -81,20 +95,40 @@ def test_index_past_the_end_of_a_truncated_mp4_is_not_trusted(numbered_video, tm
     assert info.frames < 60 and info == _probe_by_demuxing(path, monkeypatch)
 
 
-@pytest.mark.parametrize("ext,codec,bframes", [(".avi", "libx264", 3), (".avi", "mpeg4", 2), (".ts", "libx264", 3),
-                                                (".mpg", "mpeg2video", 2)])
-def test_frames_are_the_decoders_output_order_where_timestamps_do_not_tell(tmp_path, ext, codec, bframes):
+@pytest.mark.parametrize(
+    "ext,codec,bframes",
+    [
+        (".avi", "libx264", 3),
+        (".avi", "mpeg4", 2),
+        (".ts", "libx264", 3),
+        (".mpg", "mpeg2video", 2),
+    ],
+)
+def test_frames_are_the_decoders_output_order_where_timestamps_do_not_tell(
+    tmp_path, ext, codec, bframes
+):
     """AVI holds no presentation times (its pts count packets in decoding order); MPEG-TS/PS seek by
     byte position. Both must still give exactly the frames asked for, and count every frame."""
-    path = write_video(tmp_path / f"v{ext}", numbered_frames(60), codec=codec, gop=12, bframes=bframes)
+    path = write_video(
+        tmp_path / f"v{ext}", numbered_frames(60), codec=codec, gop=12, bframes=bframes
+    )
     info = probe(path, cache=False)
     assert info.frames == 60
     assert [frame_number(f) for f in VideoReader(path).read(WANTED)] == WANTED
-    assert [frame_number(f) for f in VideoReader(path).read([59, 58, 24, 12, 11, 36])] == [59, 58, 24, 12, 11, 36]
+    assert [frame_number(f) for f in VideoReader(path).read([59, 58, 24, 12, 11, 36])] == [
+        59,
+        58,
+        24,
+        12,
+        11,
+        36,
+    ]
 
 
 def test_h264_in_avi_with_b_frames_is_counted_by_decoding_and_seeks_to_closed_gops(tmp_path):
-    path = write_video(tmp_path / "h264.avi", numbered_frames(60), codec="libx264", gop=12, bframes=3)
+    path = write_video(
+        tmp_path / "h264.avi", numbered_frames(60), codec="libx264", gop=12, bframes=3
+    )
     info = probe(path, cache=False)
     assert info.decoded and info.keyframes == (0, 12, 24, 36, 48)
     assert info.times() == pytest.approx([i / 25 for i in range(60)])  # its pts are not times
@@ -153,7 +187,9 @@ def test_resize_crop_letterbox_and_gray(numbered_video):
     assert crop.shape == (1, 32, 32, 3)
     box = VideoReader(path, size=(32, 32), resize="letterbox").read([3])
     assert box.shape == (1, 32, 32, 3)
-    assert box[0, :4].max() == 0 and box[0, -4:].max() == 0  # 96×64 fits as 32×21: black bars top and bottom
+    assert (
+        box[0, :4].max() == 0 and box[0, -4:].max() == 0
+    )  # 96×64 fits as 32×21: black bars top and bottom
     gray = VideoReader(path, size="16x24", gray=True).read([3, 4])
     assert gray.shape == (2, 16, 24, 1)
 
@@ -164,7 +200,10 @@ def test_read_clip_spreads_frames_over_the_whole_video(numbered_video):
     assert [frame_number(f) for f in clip] == [5, 15, 25, 35, 45, 55]
 
 
-@pytest.mark.parametrize("content,reason", [(b"", "empty"), (b"just some text, not a video\n" * 50, "not a readable video")])
+@pytest.mark.parametrize(
+    "content,reason",
+    [(b"", "empty"), (b"just some text, not a video\n" * 50, "not a readable video")],
+)
 def test_broken_files_raise_decode_error_naming_the_file(tmp_path, content, reason):
     path = tmp_path / "broken.avi"
     path.write_bytes(content)
@@ -197,7 +236,9 @@ def test_header_count_that_lies_is_replaced_by_the_real_count(numbered_video, tm
 
 def test_out_of_range_and_empty_requests_are_errors(numbered_video):
     reader = VideoReader(numbered_video(".mp4", n=60))
-    with pytest.raises(VideoDecodeError, match="frame 60 was requested but the video has 60 frames"):
+    with pytest.raises(
+        VideoDecodeError, match="frame 60 was requested but the video has 60 frames"
+    ):
         reader.read([0, 60])
     with pytest.raises(VideoDecodeError, match="no frame indices"):
         reader.read([])
@@ -209,7 +250,9 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
         stream = out.add_stream("aac", rate=8000)
         samples = (np.sin(np.arange(8000) / 5) * 0.3).astype(np.float32)[None, :]
         for i in range(0, 8000, 1024):
-            frame = av.AudioFrame.from_ndarray(samples[:, i : i + 1024].copy(), format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                samples[:, i : i + 1024].copy(), format="fltp", layout="mono"
+            )
             frame.sample_rate = 8000
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
@@ -225,9 +268,20 @@ def test_kept_frame_converter_gives_the_pixels_of_a_fresh_one(numbered_video):
     for size, gray in [((32, 48), False), ((40, 40), True), ((32, 48), False)]:
         reader = VideoReader(path, size=size, gray=gray)
         plan = reader._plan
-        fresh = [plan.apply(decoded[i].reformat(width=plan.scaled_w, height=plan.scaled_h, interpolation="AREA",
-                                                 format="gray" if gray else "rgb24").to_ndarray().reshape(
-                                                     plan.scaled_h, plan.scaled_w, -1)) for i in WANTED]
+        fresh = [
+            plan.apply(
+                decoded[i]
+                .reformat(
+                    width=plan.scaled_w,
+                    height=plan.scaled_h,
+                    interpolation="AREA",
+                    format="gray" if gray else "rgb24",
+                )
+                .to_ndarray()
+                .reshape(plan.scaled_h, plan.scaled_w, -1)
+            )
+            for i in WANTED
+        ]
         np.testing.assert_array_equal(reader.read(WANTED), np.stack(fresh))
 
 

@@ -11,7 +11,9 @@ from vidseq.data.sampling import SlidingSampler, UniformSampler, get_sampler, re
 
 
 def info(frames: int, fps: float = 25.0) -> VideoInfo:
-    return VideoInfo("v.mp4", frames, fps, frames / fps, 64, 64, "h264", frames, (0,), None, 1 / fps)
+    return VideoInfo(
+        "v.mp4", frames, fps, frames / fps, 64, 64, "h264", frames, (0,), None, 1 / fps
+    )
 
 
 def test_uniform_takes_segment_centres_for_evaluation():

@@ -13,7 +13,9 @@ import numpy as np
 import vidseq.deploy.runtime as runtime
 
 
-def run_fresh(fmt: str, artifact: Path, batches: list[dict[str, np.ndarray]], work: Path) -> tuple[list[np.ndarray], dict]:
+def run_fresh(
+    fmt: str, artifact: Path, batches: list[dict[str, np.ndarray]], work: Path
+) -> tuple[list[np.ndarray], dict]:
     """Probabilities of each batch (named float32 inputs) from `artifact` in a new process, and its report."""
     work.mkdir(parents=True, exist_ok=True)
     work = work.resolve()

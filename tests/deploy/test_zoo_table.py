@@ -15,25 +15,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.deploy.fresh import run_fresh
+from tests.models.test_zoo import TINY
 from vidseq import build_model, list_models
 from vidseq.deploy.export import FORMATS, export_model, keras_predict
 from vidseq.errors import VidseqError
-from tests.deploy.fresh import run_fresh
-from tests.models.test_zoo import TINY
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "export.md"
 BEGIN, END = "<!-- zoo-table -->", "<!-- /zoo-table -->"
 SHAPE = (4, 32, 32, 3)
 CLASSES = ["a", "b", "c"]
 COLUMNS = ("saved_model", "onnx", "tflite")
-FAST = ("c3d", "two-stream")  # the 3-D max pool rewrite; two named inputs (convnet-gru: test_export.py)
+FAST = (
+    "c3d",
+    "two-stream",
+)  # the 3-D max pool rewrite; two named inputs (convnet-gru: test_export.py)
 
 
 def zoo_row(name: str, work: Path) -> list[str]:
     """The cells of zoo entry `name`, one per format of COLUMNS."""
     model = build_model(name, SHAPE, len(CLASSES), compile=False, **TINY[name])
     rng = np.random.default_rng(0)
-    batches = [{t.name: rng.random((n, *t.shape[1:]), dtype=np.float32) for t in model.inputs} for n in (1, 3)]
+    batches = [
+        {t.name: rng.random((n, *t.shape[1:]), dtype=np.float32) for t in model.inputs}
+        for n in (1, 3)
+    ]
     return [_cell(model, fmt, batches, work / f"{name}-{fmt}") for fmt in COLUMNS]
 
 
@@ -72,7 +78,9 @@ REGENERATE = "regenerate it: VIDSEQ_WRITE_DOCS=1 pytest -m slow tests/deploy/tes
 
 
 def test_the_documented_table_lists_every_zoo_entry():
-    assert list(documented()) == list_models(), f"docs/export.md's table is not the zoo's; {REGENERATE}"
+    assert list(documented()) == list_models(), (
+        f"docs/export.md's table is not the zoo's; {REGENERATE}"
+    )
 
 
 @pytest.mark.parametrize("name", FAST)
@@ -86,6 +94,12 @@ def test_the_whole_table_matches_the_docs(tmp_path):
     table = render(rows)
     if os.environ.get("VIDSEQ_WRITE_DOCS") == "1":
         text = DOCS.read_text()
-        DOCS.write_text(re.sub(f"{re.escape(BEGIN)}.*?{re.escape(END)}", lambda _: f"{BEGIN}\n{table}\n{END}", text,
-                               flags=re.S))
+        DOCS.write_text(
+            re.sub(
+                f"{re.escape(BEGIN)}.*?{re.escape(END)}",
+                lambda _: f"{BEGIN}\n{table}\n{END}",
+                text,
+                flags=re.S,
+            )
+        )
     assert render(documented()) == table, REGENERATE

@@ -21,23 +21,47 @@ import pytest
 import vidseq
 from tests.conftest import numbered_frames
 from vidseq import Catalog, ClipDataset, VideoDecodeError, VidseqError, probe, read_clip
-from vidseq.run.callbacks import RunRecorder
 from vidseq.cli import main
 from vidseq.data import probe as probe_module
 from vidseq.data.synthetic import write_video
+from vidseq.run.callbacks import RunRecorder
 
-TINY = ["--model", "convnet-gru", "--model-option", "width=0.125", "--model-option", "head=[8]",
-        "--frames", "4", "--size", "16", "--batch", "4", "--epochs", "1", "--val", "0.2", "--test", "0.2"]
+TINY = [
+    "--model",
+    "convnet-gru",
+    "--model-option",
+    "width=0.125",
+    "--model-option",
+    "head=[8]",
+    "--frames",
+    "4",
+    "--size",
+    "16",
+    "--batch",
+    "4",
+    "--epochs",
+    "1",
+    "--val",
+    "0.2",
+    "--test",
+    "0.2",
+]
 
 
 def good(path: Path, n: int = 12, h: int = 32, w: int = 32, **kw) -> Path:
     return write_video(path, [np.full((h, w, 3), 10 * i % 255, np.uint8) for i in range(n)], **kw)
 
 
-@pytest.mark.parametrize("make,reason", [
-    (lambda p: p.write_bytes(b""), "is empty"),
-    (lambda p: p.write_text("this is a text file renamed to .mp4\n" * 20), "not a readable video"),
-])
+@pytest.mark.parametrize(
+    "make,reason",
+    [
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (
+            lambda p: p.write_text("this is a text file renamed to .mp4\n" * 20),
+            "not a readable video",
+        ),
+    ],
+)
 def test_empty_or_text_file(tmp_path, make, reason):
     path = tmp_path / "x.mp4"
     make(path)
@@ -55,13 +79,19 @@ def test_mp4_truncated_before_its_index(tmp_path):
 
 
 def test_mp4_truncated_after_its_index(tmp_path):
-    data = good(tmp_path / "whole.mp4", n=60, container_options={"movflags": "faststart"}).read_bytes()
+    data = good(
+        tmp_path / "whole.mp4", n=60, container_options={"movflags": "faststart"}
+    ).read_bytes()
     assert data[4:8] == b"ftyp" and data.index(b"moov") < data.index(b"mdat")
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.6)])
     info = probe(cut)
-    assert info.header_frames == 60 and 0 < info.frames < 60  # the index lists 60, demuxing finds what is there
-    with pytest.raises(VideoDecodeError, match="frame 59 was requested"):  # an error, never fewer frames
+    assert (
+        info.header_frames == 60 and 0 < info.frames < 60
+    )  # the index lists 60, demuxing finds what is there
+    with pytest.raises(
+        VideoDecodeError, match="frame 59 was requested"
+    ):  # an error, never fewer frames
         vidseq.VideoReader(cut).read([0, 59])
 
 
@@ -98,7 +128,9 @@ def test_grayscale_video_reads_as_rgb_or_gray(tmp_path):
 
 
 def test_one_pixel_video(tmp_path):
-    path = write_video(tmp_path / "dot.mkv", [np.full((1, 1, 3), 200, np.uint8)] * 5, codec="ffv1", pix_fmt="bgr0")
+    path = write_video(
+        tmp_path / "dot.mkv", [np.full((1, 1, 3), 200, np.uint8)] * 5, codec="ffv1", pix_fmt="bgr0"
+    )
     clip = read_clip(path, frames=4, size=16)
     assert clip.shape == (4, 16, 16, 3) and abs(int(clip.mean()) - 200) <= 2
 
@@ -125,7 +157,10 @@ def test_file_disappears_between_catalog_and_read(tmp_path):
     cat = Catalog.from_folder(root)
     (root / "a" / "1.mp4").unlink()
     ds = ClipDataset(cat, frames=4, size=16, shuffle=False)
-    assert "cannot be read (No such file or directory)" in ds.report.quarantined[str(root / "a" / "1.mp4")]
+    assert (
+        "cannot be read (No such file or directory)"
+        in ds.report.quarantined[str(root / "a" / "1.mp4")]
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
@@ -248,19 +283,33 @@ def test_nan_loss_keeps_the_last_good_checkpoint(tmp_path):
 
 def test_nan_from_the_first_epoch_is_a_clear_error(tiny_run, tmp_path, capsys):
     root, _ = tiny_run
-    argv = ["train", str(root), "--out", str(tmp_path / "r"), *TINY, "--optimizer", "sgd", "--lr", "1e30"]
+    argv = [
+        "train",
+        str(root),
+        "--out",
+        str(tmp_path / "r"),
+        *TINY,
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e30",
+    ]
     assert main(argv) == 2
     assert "no finished epoch" in capsys.readouterr().err
 
 
-def test_training_on_a_folder_with_10_percent_bad_files_finishes_and_lists_them(tiny_run, tmp_path, caplog):
+def test_training_on_a_folder_with_10_percent_bad_files_finishes_and_lists_them(
+    tiny_run, tmp_path, caplog
+):
     root, _ = tiny_run
     data = tmp_path / "d"
     shutil.copytree(root, data)
     (data / "a" / "bad1.mp4").write_bytes(b"")
     (data / "b" / "bad2.mp4").write_text("nope")
     with caplog.at_level(logging.WARNING, logger="vidseq"):
-        assert main(["train", str(data), "--out", str(tmp_path / "r"), *TINY, "--max-bad", "0.1"]) == 0
+        assert (
+            main(["train", str(data), "--out", str(tmp_path / "r"), *TINY, "--max-bad", "0.1"]) == 0
+        )
     assert "bad1.mp4" in caplog.text and "bad2.mp4" in caplog.text
 
 
@@ -284,12 +333,16 @@ def _damaged_middle(path: Path) -> Path:
     """An MP4 whose index is whole but whose middle packets are zeros: it opens and probes, some frames fail."""
     data = bytearray(path.read_bytes())
     start, end = data.index(b"mdat"), data.index(b"moov")
-    data[start + (end - start) // 2 : start + (end - start) * 9 // 10] = bytes((end - start) * 9 // 10 - (end - start) // 2)
+    data[start + (end - start) // 2 : start + (end - start) * 9 // 10] = bytes(
+        (end - start) * 9 // 10 - (end - start) // 2
+    )
     path.write_bytes(bytes(data))
     return path
 
 
-def test_the_screen_finds_a_file_that_opens_but_cannot_give_its_frames_before_epoch_1(tmp_path, caplog):
+def test_the_screen_finds_a_file_that_opens_but_cannot_give_its_frames_before_epoch_1(
+    tmp_path, caplog
+):
     root = tmp_path / "d"
     for k in range(20):
         write_video(root / ("a" if k % 2 else "b") / f"{k}.mp4", numbered_frames(60), gop=12)
@@ -302,6 +355,8 @@ def test_the_screen_finds_a_file_that_opens_but_cannot_give_its_frames_before_ep
         assert main(["train", str(root), "--out", str(out), *TINY]) == 0
     lines = caplog.text.splitlines()
     found = next(i for i, line in enumerate(lines) if f"quarantined {damaged}: frame" in line)
-    assert found < next(i for i, line in enumerate(lines) if line.split()[-1:] and "videos" in line)  # before the split log
+    assert found < next(
+        i for i, line in enumerate(lines) if line.split()[-1:] and "videos" in line
+    )  # before the split log
     split = json.loads((out / "split.json").read_text())
     assert all(it["path"] != "a/1.mp4" for part in split.values() for it in part["items"])

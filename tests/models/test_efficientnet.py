@@ -18,18 +18,29 @@ from matplotlib import cbook
 
 import vidseq
 from vidseq import VidseqError, build_model
-from vidseq.models import efficientnet
-from vidseq.models.efficientnet import blocks, cached_weights, efficientnet_lite, weights_source
+from vidseq.models import lite_weights
+from vidseq.models.efficientnet import blocks, efficientnet_lite
+from vidseq.models.lite_weights import cached_weights, weights_source
 from vidseq.models.torch_pickle import LEGACY_MAGIC, LEGACY_PROTOCOL, load_state_dict
 
 MILITARY_UNIFORM = 652  # ImageNet class of the Grace Hopper portrait
-STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)  # the EfficientNet paper's table: the first block of each stage
+STAGE_STRIDES = (
+    1,
+    2,
+    2,
+    2,
+    1,
+    2,
+    1,
+)  # the EfficientNet paper's table: the first block of each stage
 
 
 @pytest.fixture(scope="module")
 def torch():
     """torch, or a skip: only the parity and reader-equality tests need it (pip install torch==2.13.0)."""
-    return pytest.importorskip("torch", reason="torch is not installed; the parity tests compare against torch")
+    return pytest.importorskip(
+        "torch", reason="torch is not installed; the parity tests compare against torch"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +53,9 @@ def _images(size: int) -> np.ndarray:
     """Natural-ish [0, 1] RGB frames: Grace Hopper, her mirror image, a present (matplotlib's sample data)."""
     frames = []
     for name in ("grace_hopper.jpg", "Minduka_Present_Blue_Pack.png"):
-        rgb = cv2.cvtColor(cv2.imread(str(cbook.get_sample_data(name, asfileobj=False))), cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(
+            cv2.imread(str(cbook.get_sample_data(name, asfileobj=False))), cv2.COLOR_BGR2RGB
+        )
         frames.append(cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA))
     frames.insert(1, frames[0][:, ::-1])
     return np.stack(frames).astype(np.float32) / 255.0
@@ -61,8 +74,15 @@ def _torch_features(torch, sd: dict[str, np.ndarray], frames: np.ndarray) -> np.
         return F.conv2d(F.pad(x, pads), w, stride=stride, groups=groups)
 
     def bn(x, p):
-        return F.batch_norm(x, t[f"{p}.running_mean"], t[f"{p}.running_var"], t[f"{p}.weight"], t[f"{p}.bias"],
-                            training=False, eps=1e-3)
+        return F.batch_norm(
+            x,
+            t[f"{p}.running_mean"],
+            t[f"{p}.running_var"],
+            t[f"{p}.weight"],
+            t[f"{p}.bias"],
+            training=False,
+            eps=1e-3,
+        )
 
     x = (torch.from_numpy(frames).permute(0, 3, 1, 2) * 255 - 127) / 128
     x = F.relu6(bn(conv(x, t["_conv_stem.weight"], 2), "_bn0"))
@@ -94,21 +114,36 @@ def _logits(sd: dict[str, np.ndarray], features: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("variant", [0, 1, 2])
 def test_block_list_matches_the_state_dict(state, variant):
     sd = state[variant]
-    listed = [(b.kernel, b.filters_in * b.expansion, b.filters_out, b.expansion != 1) for b in blocks(variant)]
-    stored = [(sd[f"_blocks.{i}._depthwise_conv.weight"].shape[-1], sd[f"_blocks.{i}._depthwise_conv.weight"].shape[0],
-               sd[f"_blocks.{i}._project_conv.weight"].shape[0], f"_blocks.{i}._expand_conv.weight" in sd)
-              for i in range(len(listed))]
+    listed = [
+        (b.kernel, b.filters_in * b.expansion, b.filters_out, b.expansion != 1)
+        for b in blocks(variant)
+    ]
+    stored = [
+        (
+            sd[f"_blocks.{i}._depthwise_conv.weight"].shape[-1],
+            sd[f"_blocks.{i}._depthwise_conv.weight"].shape[0],
+            sd[f"_blocks.{i}._project_conv.weight"].shape[0],
+            f"_blocks.{i}._expand_conv.weight" in sd,
+        )
+        for i in range(len(listed))
+    ]
     assert listed == stored and f"_blocks.{len(listed)}._project_conv.weight" not in sd
     model = efficientnet_lite((32, 32, 3), variant, weights=None)
     learned = sum(int(np.prod(w.shape)) for w in model.weights if "moving" not in w.path)
-    assert learned == sum(v.size for k, v in sd.items() if "running" not in k and "num_batches" not in k and "_fc" not in k)
+    assert learned == sum(
+        v.size
+        for k, v in sd.items()
+        if "running" not in k and "num_batches" not in k and "_fc" not in k
+    )
     if variant == 0:
         assert learned + sd["_fc.weight"].size + sd["_fc.bias"].size == 4_652_008
 
 
 @pytest.mark.parametrize("variant,size", [(0, 224), (0, 97), (1, 112), (2, 64)])
 def test_parity_with_an_independent_torch_forward(torch, state, variant, size):
-    frames = np.concatenate([_images(size), np.random.default_rng(size).random((1, size, size, 3), dtype=np.float32)])
+    frames = np.concatenate(
+        [_images(size), np.random.default_rng(size).random((1, size, size, 3), dtype=np.float32)]
+    )
     encoder = vidseq.frame_encoder(f"efficientnet-lite{variant}", (size, size, 3))
     ours, theirs = _run(encoder, frames), _torch_features(torch, state[variant], frames)
     assert ours.shape == (4, 1280)
@@ -131,13 +166,20 @@ def test_reader_equals_torch_load(torch, variant):
 
 
 def test_reader_reads_the_zip_layout_with_strided_tensors(torch, tmp_path):
-    saved = {"t": torch.arange(12.0).reshape(3, 4).t(), "i": torch.tensor([1, -2], dtype=torch.int64),
-             "h": torch.ones(2, 2, dtype=torch.float16)[:, 1], "b": torch.tensor(True), "empty": torch.zeros(0, 3)}
+    saved = {
+        "t": torch.arange(12.0).reshape(3, 4).t(),
+        "i": torch.tensor([1, -2], dtype=torch.int64),
+        "h": torch.ones(2, 2, dtype=torch.float16)[:, 1],
+        "b": torch.tensor(True),
+        "empty": torch.zeros(0, 3),
+    }
     torch.save(saved, tmp_path / "new.pth")
     assert zipfile.is_zipfile(tmp_path / "new.pth")
     ours = load_state_dict(tmp_path / "new.pth")
     for name, tensor in saved.items():
-        assert ours[name].dtype == tensor.numpy().dtype and np.array_equal(ours[name], tensor.numpy()), name
+        assert ours[name].dtype == tensor.numpy().dtype and np.array_equal(
+            ours[name], tensor.numpy()
+        ), name
 
 
 class _Smuggled:
@@ -153,8 +195,13 @@ def test_reader_refuses_a_pickle_that_calls_os_system(tmp_path, layout):
     marker, path = tmp_path / "pwned", tmp_path / f"evil-{layout}.pth"
     payload = pickle.dumps({"w": _Smuggled(marker)}, protocol=2)
     if layout == "legacy":
-        path.write_bytes(b"".join(pickle.dumps(x, protocol=2) for x in (LEGACY_MAGIC, LEGACY_PROTOCOL,
-                                                                         {"little_endian": True})) + payload)
+        path.write_bytes(
+            b"".join(
+                pickle.dumps(x, protocol=2)
+                for x in (LEGACY_MAGIC, LEGACY_PROTOCOL, {"little_endian": True})
+            )
+            + payload
+        )
     else:
         with zipfile.ZipFile(path, "w") as archive:
             archive.writestr("evil/data.pkl", payload)
@@ -175,9 +222,14 @@ def test_conversion_is_cached_by_digest_and_rebuilt_when_damaged(monkeypatch, tm
     source = weights_source(0)
     cached = cached_weights(0, source)
     assert cached.parent == tmp_path / "weights"
-    assert cached.name == f"efficientnet-lite0-{hashlib.sha256(source.read_bytes()).hexdigest()[:16]}.weights.h5"
+    assert (
+        cached.name
+        == f"efficientnet-lite0-{hashlib.sha256(source.read_bytes()).hexdigest()[:16]}.weights.h5"
+    )
     reads = []
-    monkeypatch.setattr(efficientnet, "load_state_dict", lambda path: reads.append(path) or load_state_dict(path))
+    monkeypatch.setattr(
+        lite_weights, "load_state_dict", lambda path: reads.append(path) or load_state_dict(path)
+    )
     first = efficientnet_lite((64, 64, 3)).get_weights()
     assert reads == [source] and cached.is_file() and list(cached.parent.iterdir()) == [cached]
     second = efficientnet_lite((97, 97, 3)).get_weights()
@@ -189,9 +241,13 @@ def test_conversion_is_cached_by_digest_and_rebuilt_when_damaged(monkeypatch, tm
         assert np.array_equal(a, b) and np.array_equal(a, c)
     assert efficientnet_lite((64, 64, 3)).get_weights()[0].tobytes() == first[0].tobytes()
     assert len(reads) == 2  # the rebuilt file is whole again
-    efficientnet_lite((64, 64, 3), 1, weights=None).save_weights(cached)  # a readable file of another network
+    efficientnet_lite((64, 64, 3), 1, weights=None).save_weights(
+        cached
+    )  # a readable file of another network
     fourth = efficientnet_lite((64, 64, 3)).get_weights()
-    assert len(reads) == 3 and all(np.array_equal(a, d) for a, d in zip(first, fourth))  # never partly loaded
+    assert len(reads) == 3 and all(
+        np.array_equal(a, d) for a, d in zip(first, fourth)
+    )  # never partly loaded
 
 
 def test_weights_from_a_file_none_and_bad_arguments(tmp_path):
@@ -199,17 +255,21 @@ def test_weights_from_a_file_none_and_bad_arguments(tmp_path):
     source.save_weights(tmp_path / "mine.weights.h5")
     loaded = efficientnet_lite((97, 97, 3), 0, weights=str(tmp_path / "mine.weights.h5"))
     assert all(np.array_equal(a, b) for a, b in zip(source.get_weights(), loaded.get_weights()))
-    for kwargs, match in [({"weights": str(tmp_path / "no.weights.h5")}, "does not exist"),
-                          ({"frame_shape": (31, 64, 3)}, "at least 32"), ({"frame_shape": (64, 64, 1)}, "RGB"),
-                          ({"variant": 3}, "variant 3"), ({"trainable_blocks": 17}, "0..16"),
-                          ({"weights": str(tmp_path / "mine.weights.h5"), "variant": 1}, "does not fit")]:
+    for kwargs, match in [
+        ({"weights": str(tmp_path / "no.weights.h5")}, "does not exist"),
+        ({"frame_shape": (31, 64, 3)}, "at least 32"),
+        ({"frame_shape": (64, 64, 1)}, "RGB"),
+        ({"variant": 3}, "variant 3"),
+        ({"trainable_blocks": 17}, "0..16"),
+        ({"weights": str(tmp_path / "mine.weights.h5"), "variant": 1}, "does not fit"),
+    ]:
         with pytest.raises(VidseqError, match=match):
             efficientnet_lite(**{"frame_shape": (64, 64, 3), **kwargs})
     assert efficientnet_lite((64, 48, 1), weights=None).output_shape == (None, 1280)
 
 
 def test_a_missing_weights_package_names_the_pip_command(monkeypatch):
-    monkeypatch.setattr(efficientnet, "find_spec", lambda name: None)
+    monkeypatch.setattr(lite_weights, "find_spec", lambda name: None)
     with pytest.raises(VidseqError) as err:
         vidseq.frame_encoder("efficientnet-lite1", (64, 64, 3))
     message = str(err.value)
@@ -220,15 +280,30 @@ def test_trainable_blocks_and_frozen_batchnorm():
     frozen = efficientnet_lite((64, 64, 3), weights=None)
     assert frozen.trainable_weights == []
     x = np.random.default_rng(0).random((4, 64, 64, 3), dtype=np.float32)
-    np.testing.assert_allclose(frozen(x, training=True), frozen(x, training=False), atol=1e-6)  # BN in inference mode
+    np.testing.assert_allclose(
+        frozen(x, training=True), frozen(x, training=False), atol=1e-6
+    )  # BN in inference mode
     tail = efficientnet_lite((64, 64, 3), weights=None, trainable_blocks=2)
     assert sorted(layer.name for layer in tail.layers if layer.trainable_weights) == [
-        "block6d_dw_conv", "block6d_expand_conv", "block6d_project_conv",
-        "block7a_dw_conv", "block7a_expand_conv", "block7a_project_conv", "head_conv"]
+        "block6d_dw_conv",
+        "block6d_expand_conv",
+        "block6d_project_conv",
+        "block7a_dw_conv",
+        "block7a_expand_conv",
+        "block7a_project_conv",
+        "head_conv",
+    ]
     with_bn = efficientnet_lite((64, 64, 3), weights=None, trainable_blocks=1, train_bn=True)
     assert sorted(layer.name for layer in with_bn.layers if layer.trainable_weights) == [
-        "block7a_dw_bn", "block7a_dw_conv", "block7a_expand_bn", "block7a_expand_conv",
-        "block7a_project_bn", "block7a_project_conv", "head_bn", "head_conv"]
+        "block7a_dw_bn",
+        "block7a_dw_conv",
+        "block7a_expand_bn",
+        "block7a_expand_conv",
+        "block7a_project_bn",
+        "block7a_project_conv",
+        "head_bn",
+        "head_conv",
+    ]
 
 
 def test_frame_encoder_errors():
@@ -236,7 +311,10 @@ def test_frame_encoder_errors():
         vidseq.frame_encoder("efficientnet-b7")
     with pytest.raises(VidseqError, match="no pretrained weights"):
         vidseq.frame_encoder("convnet", (32, 32, 3))
-    assert vidseq.frame_encoder("convnet", (32, 32, 3), weights=None, width=0.125).output_shape == (None, 64)
+    assert vidseq.frame_encoder("convnet", (32, 32, 3), weights=None, width=0.125).output_shape == (
+        None,
+        64,
+    )
 
 
 @pytest.mark.parametrize("name", ["efficientnet-lite0-gru", "efficientnet-lite0-gru-ft"])
@@ -246,7 +324,9 @@ def test_zoo_model_with_imagenet_weights_round_trips(name, tmp_path):
     clips = np.stack([np.stack([_images(64)[i]] * 3) for i in range(3)])
     frames = model.get_layer("frames").layer
     expected = _run(vidseq.frame_encoder("efficientnet-lite0", shape[1:]), clips[:, 0])
-    np.testing.assert_allclose(_run(frames, clips[:, 0]), expected, atol=1e-6)  # ImageNet weights, scaled once
+    np.testing.assert_allclose(
+        _run(frames, clips[:, 0]), expected, atol=1e-6
+    )  # ImageNet weights, scaled once
     assert bool(frames.trainable_weights) == name.endswith("-ft")
     out = _run(model, clips)
     model.save(tmp_path / "m.keras")
@@ -255,8 +335,13 @@ def test_zoo_model_with_imagenet_weights_round_trips(name, tmp_path):
 
 
 def test_imagenet_path_never_imports_torch(tmp_path):
-    code = ("import sys, vidseq; m = vidseq.frame_encoder('efficientnet-lite0', (32, 32, 3)); "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
-    env = {**os.environ, "VIDSEQ_CACHE": str(tmp_path)}  # an empty cache: this run converts the .pth
+    code = (
+        "import sys, vidseq; m = vidseq.frame_encoder('efficientnet-lite0', (32, 32, 3)); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    env = {
+        **os.environ,
+        "VIDSEQ_CACHE": str(tmp_path),
+    }  # an empty cache: this run converts the .pth
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
     assert len(list((tmp_path / "weights").glob("efficientnet-lite0-*.weights.h5"))) == 1

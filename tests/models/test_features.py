@@ -23,7 +23,15 @@ def frozen_model():
 
 
 def _clips(motion_data, **kwargs) -> ClipDataset:
-    options = {"frames": 4, "size": 32, "batch_size": 5, "pool": 3, "shuffle": True, "workers": 1, **kwargs}
+    options = {
+        "frames": 4,
+        "size": 32,
+        "batch_size": 5,
+        "pool": 3,
+        "shuffle": True,
+        "workers": 1,
+        **kwargs,
+    }
     return ClipDataset(vidseq.Catalog.from_folder(motion_data), **options)
 
 
@@ -39,10 +47,14 @@ def test_features_are_the_frozen_cnn_on_the_same_random_frames(motion_data, froz
         np.testing.assert_allclose(f, expected, rtol=1e-4, atol=1e-4)
         np.testing.assert_array_equal(fy, y)
     head = frozen_model.get_layer("head")
-    np.testing.assert_allclose(head.predict(f, verbose=0), frozen_model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        head.predict(f, verbose=0), frozen_model.predict(x, verbose=0), atol=1e-5
+    )
 
 
-def test_features_are_reused_from_disk_and_keyed_by_the_weights(motion_data, frozen_model, tmp_path, caplog):
+def test_features_are_reused_from_disk_and_keyed_by_the_weights(
+    motion_data, frozen_model, tmp_path, caplog
+):
     cnn = frame_cnn(frozen_model)
     FeatureDataset(_clips(motion_data), cnn, ClipCache("64MB", tmp_path))
     with caplog.at_level(logging.INFO, logger="vidseq"):
@@ -65,8 +77,17 @@ def test_features_refuse_augmentation_motion_and_trainable_cnns(motion_data, fro
 
 
 def test_training_on_features_saves_a_model_that_takes_clips(motion_data, tmp_path, caplog):
-    settings = dict(model="vgg16-lstm", model_options=FROZEN, frames=4, size="32", epochs=2, batch=4, workers=1,
-                    val=0.25, test=0.25)
+    settings = dict(
+        model="vgg16-lstm",
+        model_options=FROZEN,
+        frames=4,
+        size="32",
+        epochs=2,
+        batch=4,
+        workers=1,
+        val=0.25,
+        test=0.25,
+    )
     with caplog.at_level(logging.INFO, logger="vidseq"):
         result = vidseq.train(str(motion_data), tmp_path / "run", **settings)
     assert "training the head on them" in caplog.text

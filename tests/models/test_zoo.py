@@ -73,7 +73,9 @@ def test_channels_first_input_is_transposed():
     first = build_model("lrcn", (3, 3, 32, 32), 3, channels_first=True, **TINY["lrcn"])
     first.set_weights(last.get_weights())
     x = _clips()
-    np.testing.assert_allclose(first.predict(x.transpose(0, 1, 4, 2, 3), verbose=0), last.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        first.predict(x.transpose(0, 1, 4, 2, 3), verbose=0), last.predict(x, verbose=0), atol=1e-5
+    )
 
 
 def test_frozen_backbone_and_trainable_tail():
@@ -102,13 +104,18 @@ def test_imagenet_without_network_names_the_file_and_folder(monkeypatch):
     from keras.src.applications import vgg16
 
     def offline(fname, origin, **kwargs):
-        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -2] Name or service not known")
+        raise Exception(
+            f"URL fetch failure on {origin}: None -- [Errno -2] Name or service not known"
+        )
 
     monkeypatch.setattr(vgg16.file_utils, "get_file", offline)
     with pytest.raises(VidseqError) as err:
         build_model("vgg16-lstm", SHAPE, 3)
     message = str(err.value)
-    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in message and str(keras_cache_dir()) in message
+    assert (
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
+        and str(keras_cache_dir()) in message
+    )
 
 
 def test_two_stream_takes_rgb_and_flow_and_fuses_two_ways():
@@ -142,7 +149,9 @@ def test_any_temporal_head_fits_any_frame_backbone(temporal):
 
 
 def test_transformer_options_and_head_errors():
-    mean = build_model("convnet-transformer", SHAPE, 3, pooling="mean", blocks=1, **TINY["convnet-transformer"])
+    mean = build_model(
+        "convnet-transformer", SHAPE, 3, pooling="mean", blocks=1, **TINY["convnet-transformer"]
+    )
     cls = build_model("convnet-transformer", SHAPE, 3, blocks=1, **TINY["convnet-transformer"])
     assert len(cls.get_weights()) == len(mean.get_weights()) + 1  # the class token
     with pytest.raises(VidseqError, match="pooling 'max' is unknown"):

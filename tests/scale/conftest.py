@@ -31,21 +31,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def vidseq(*argv: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+def vidseq(
+    *argv: str, timeout: float = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """The `vidseq` command in a new process."""
-    return subprocess.run([sys.executable, "-m", "vidseq.cli", *argv], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "vidseq.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="session")
 def ray_head():
     """`ray start --head --block` on 127.0.0.1 with 2 CPUs; yields its address; ended by its process group."""
     pytest.importorskip("ray")
-    port, temp = free_port(), tempfile.mkdtemp(prefix="vsr", dir="/tmp")  # short: Ray's socket paths
-    proc = subprocess.Popen([str(RAY), "start", "--head", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=2",
-                             "--include-dashboard=false", f"--port={port}", f"--temp-dir={temp}",
-                             "--disable-usage-stats"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    port, temp = (
+        free_port(),
+        tempfile.mkdtemp(prefix="vsr", dir="/tmp"),
+    )  # short: Ray's socket paths
+    proc = subprocess.Popen(
+        [
+            str(RAY),
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            f"--port={port}",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _wait_for_line(proc, "Ray runtime started", 180)
         yield f"127.0.0.1:{port}"
@@ -87,8 +111,10 @@ def two_nodes():
     from ray.cluster_utils import Cluster
 
     temp = tempfile.mkdtemp(prefix="vsr", dir="/tmp")
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                                            "temp_dir": temp})
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "include_dashboard": False, "temp_dir": temp},
+    )
     try:
         cluster.add_node(num_cpus=1)
         yield cluster.address

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from vidseq.cli import main
 from tests.scale.conftest import vidseq
 from tests.test_cli import TINY_TRAIN
+from vidseq.cli import main
 
 
 @pytest.mark.slow
@@ -30,4 +30,6 @@ def test_predict_on_ray_equals_predict_in_one_process(ray_head, motion_data, tmp
     assert results[-1] == oracle[-1] == {"file": str(bad), "error": oracle[-1]["error"]}
     for r, o in zip(results[:-1], oracle[:-1]):
         assert [t["class"] for t in r["top"]] == [t["class"] for t in o["top"]]
-        assert [t["probability"] for t in r["top"]] == pytest.approx([t["probability"] for t in o["top"]], abs=1e-6)
+        assert [t["probability"] for t in r["top"]] == pytest.approx(
+            [t["probability"] for t in o["top"]], abs=1e-6
+        )

@@ -14,9 +14,9 @@ import av
 import numpy as np
 import pytest
 
+from tests.scale.conftest import vidseq
 from vidseq.data.prepare import prepare
 from vidseq.data.synthetic import make_motion_dataset
-from tests.scale.conftest import vidseq
 
 SETTINGS = ["--size", "24", "--fps", "10", "--gop", "4"]
 
@@ -36,7 +36,9 @@ def _decoded(path: Path) -> np.ndarray:
 def _assert_same_outputs(oracle: Path, out: Path) -> None:
     """Same files; each video with the same frame count and the same decoded frames."""
     files = sorted(p.relative_to(oracle) for p in oracle.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())  # no temporary left
+    assert files == sorted(
+        p.relative_to(out) for p in out.rglob("*") if p.is_file()
+    )  # no temporary left
     for rel in files:
         if rel.suffix == ".mp4":
             a, b = _decoded(oracle / rel), _decoded(out / rel)
@@ -56,21 +58,32 @@ def test_prepare_on_a_ray_cluster_equals_the_single_process_run(ray_head, tmp_pa
     done = vidseq("prepare", str(src), str(tmp_path / "ray"), *SETTINGS, "--ray", ray_head)
     assert done.returncode == 0, done.stderr
     summary, failed = _report(done.stdout)
-    assert summary.startswith(f"prepared {oracle.converted} video(s), skipped 0 already done, copied 1 other file(s), "
-                              "1 failed")
-    assert failed == [f"{p}: failed: {r}" for p, r in oracle.failed.items()]  # the same sentence, once
+    assert summary.startswith(
+        f"prepared {oracle.converted} video(s), skipped 0 already done, copied 1 other file(s), "
+        "1 failed"
+    )
+    assert failed == [
+        f"{p}: failed: {r}" for p, r in oracle.failed.items()
+    ]  # the same sentence, once
     assert re.search(r"prepare: \d+/\d+ tasks done on Ray", done.stderr)  # progress lines
     _assert_same_outputs(tmp_path / "oracle", tmp_path / "ray")
     again = vidseq("prepare", str(src), str(tmp_path / "ray"), *SETTINGS, "--ray", ray_head)
-    assert f"prepared 0 video(s), skipped {oracle.converted + 1} already done" in again.stdout  # resumable
+    assert (
+        f"prepared 0 video(s), skipped {oracle.converted + 1} already done" in again.stdout
+    )  # resumable
 
 
 def test_a_missing_cluster_is_one_sentence(tmp_path, motion_data):
     pytest.importorskip("ray")
-    done = vidseq("prepare", str(motion_data), str(tmp_path / "out"), "--ray", "127.0.0.1:9", timeout=120)
+    done = vidseq(
+        "prepare", str(motion_data), str(tmp_path / "out"), "--ray", "127.0.0.1:9", timeout=120
+    )
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("vidseq: cannot connect to the Ray cluster at '127.0.0.1:9'") and "Traceback" not in done.stderr
+    assert (
+        last.startswith("vidseq: cannot connect to the Ray cluster at '127.0.0.1:9'")
+        and "Traceback" not in done.stderr
+    )
 
 
 def _task_pids(name: str) -> list[int]:
@@ -78,7 +91,9 @@ def _task_pids(name: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(f"ray::{name}".encode()):
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(
+                f"ray::{name}".encode()
+            ):
                 pids.append(int(entry.name))
         except OSError:
             continue
@@ -90,16 +105,37 @@ def test_a_killed_worker_is_retried_and_nothing_is_lost_or_written_twice(two_nod
     src = _source(tmp_path, per_class=5, frames=90, size=96)
     oracle = prepare(src, tmp_path / "oracle", size=48, fps=10, gop=4, workers=1)
     out = tmp_path / "ray"
-    job = subprocess.Popen([sys.executable, "-m", "vidseq.cli", "prepare", str(src), str(out), "--size", "48",
-                            "--fps", "10", "--gop", "4", "--ray", two_nodes], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+    job = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vidseq.cli",
+            "prepare",
+            str(src),
+            str(out),
+            "--size",
+            "48",
+            "--fps",
+            "10",
+            "--gop",
+            "4",
+            "--ray",
+            two_nodes,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     killed, finished_before = None, {}
     deadline = time.time() + 240
     while killed is None and time.time() < deadline and job.poll() is None:
         if any(out.rglob("*.mp4")):  # a task has finished a file; its worker or another is mid-task
             for pid in _task_pids("reencode_files"):
-                finished_before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.rglob("*.mp4")
-                                   if not p.name.startswith(".")}
+                finished_before = {
+                    p: (p.stat().st_ino, p.stat().st_mtime_ns)
+                    for p in out.rglob("*.mp4")
+                    if not p.name.startswith(".")
+                }
                 os.kill(pid, signal.SIGKILL)
                 killed = pid
                 break

@@ -11,13 +11,15 @@ import os
 import av
 import numpy as np
 
-from vidseq.data.probe import open_video
+from vidseq.data.media import open_video
 from vidseq.errors import VideoDecodeError, VidseqError
 
 AUDIO_EXTENSIONS = frozenset(".wav .flac .ogg .mp3 .m4a .opus".split())
 DYNAMIC_RANGE_DB = 80.0  # a spectrogram image shows the loudest 80 dB of its clip
 SOUND_DB = 35.0  # the sound: from the first to the last column within 35 dB of the loudest
-BAND_RANGE_DB = 40.0  # a band-normalised image shows each band from 40 dB below to 40 dB above its mean
+BAND_RANGE_DB = (
+    40.0  # a band-normalised image shows each band from 40 dB below to 40 dB above its mean
+)
 AUDIO_NORMS = ("band", "peak")
 
 
@@ -36,7 +38,11 @@ def read_audio(path: str | os.PathLike, sample_rate: int = 8000) -> np.ndarray:
             if not container.streams.audio:
                 raise VideoDecodeError(path, "has no audio stream")
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-            chunks = [f.to_ndarray().reshape(-1) for frame in container.decode(audio=0) for f in resampler.resample(frame)]
+            chunks = [
+                f.to_ndarray().reshape(-1)
+                for frame in container.decode(audio=0)
+                for f in resampler.resample(frame)
+            ]
             chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
     except av.FFmpegError as e:
         raise VideoDecodeError(path, f"is not readable audio ({e})") from None
@@ -59,7 +65,9 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 20.0
     return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
 
 
-def log_mel(wave: np.ndarray, sample_rate: int, n_mels: int = 40, win_ms: float = 25.0, hop_ms: float = 10.0) -> np.ndarray:
+def log_mel(
+    wave: np.ndarray, sample_rate: int, n_mels: int = 40, win_ms: float = 25.0, hop_ms: float = 10.0
+) -> np.ndarray:
     """Log-mel power spectrogram in dB, (n_mels, columns), one column per hop."""
     win, hop = int(sample_rate * win_ms / 1000), int(sample_rate * hop_ms / 1000)
     n_fft = 1 << (win - 1).bit_length()
@@ -70,8 +78,13 @@ def log_mel(wave: np.ndarray, sample_rate: int, n_mels: int = 40, win_ms: float 
     return 10.0 * np.log10(mel_filterbank(sample_rate, n_fft, n_mels) @ power.T + 1e-10)
 
 
-def spectrogram_image(path: str | os.PathLike, mels: int = 40, duration: float = 1.0, sample_rate: int = 8000,
-                      offset: float = 0.5) -> np.ndarray:
+def spectrogram_image(
+    path: str | os.PathLike,
+    mels: int = 40,
+    duration: float = 1.0,
+    sample_rate: int = 8000,
+    offset: float = 0.5,
+) -> np.ndarray:
     """uint8 log-mel image (mels, columns) of the file padded or cropped to `duration` seconds
     (crop at `offset` in [0, 1] of the spare length); the top 80 dB of the clip map to 0..255."""
     wave = read_audio(path, sample_rate)
@@ -81,7 +94,9 @@ def spectrogram_image(path: str | os.PathLike, mels: int = 40, duration: float =
         wave = wave[start : start + target]
     wave = np.pad(wave, (0, target - len(wave)))
     db = log_mel(wave, sample_rate, n_mels=mels)
-    return np.clip((db - (db.max() - DYNAMIC_RANGE_DB)) * (255.0 / DYNAMIC_RANGE_DB), 0, 255).astype(np.uint8)
+    return np.clip(
+        (db - (db.max() - DYNAMIC_RANGE_DB)) * (255.0 / DYNAMIC_RANGE_DB), 0, 255
+    ).astype(np.uint8)
 
 
 def cut_windows(image: np.ndarray, steps: int, width: int) -> np.ndarray:
@@ -114,16 +129,26 @@ def check_norm(norm: str) -> str:
     return norm
 
 
-def spectrogram_windows(image: np.ndarray, steps: int, width: int, norm: str = "band") -> np.ndarray:
+def spectrogram_windows(
+    image: np.ndarray, steps: int, width: int, norm: str = "band"
+) -> np.ndarray:
     """(steps, mels, width, 1) windows of a uint8 log-mel image: spread over its sound after
     `normalise_bands` with norm="band", or over the whole image as it is with norm="peak"."""
     check_norm(norm)
     return cut_windows(normalise_bands(image) if norm == "band" else image, steps, width)
 
 
-def spectrogram_sequence(path: str | os.PathLike, steps: int = 8, size: tuple[int, int] = (40, 24),
-                         duration: float = 1.0, sample_rate: int = 8000, offset: float = 0.5,
-                         norm: str = "band") -> np.ndarray:
+def spectrogram_sequence(
+    path: str | os.PathLike,
+    steps: int = 8,
+    size: tuple[int, int] = (40, 24),
+    duration: float = 1.0,
+    sample_rate: int = 8000,
+    offset: float = 0.5,
+    norm: str = "band",
+) -> np.ndarray:
     """uint8 (steps, mels, width, 1): `spectrogram_image` cut into `steps` windows of `width` columns."""
     mels, width = size
-    return spectrogram_windows(spectrogram_image(path, mels, duration, sample_rate, offset), steps, width, norm)
+    return spectrogram_windows(
+        spectrogram_image(path, mels, duration, sample_rate, offset), steps, width, norm
+    )

@@ -16,11 +16,15 @@ PRESETS = {
 }
 
 
-def augment_clip(clip: np.ndarray, rng: np.random.Generator, preset: bool | str = "standard") -> np.ndarray:
+def augment_clip(
+    clip: np.ndarray, rng: np.random.Generator, preset: bool | str = "standard"
+) -> np.ndarray:
     """Apply one random transform (drawn from `preset`) to every frame of a uint8 clip (T, H, W, C)."""
     name = "standard" if preset is True else preset
     if name not in PRESETS:
-        raise VidseqError(f"augmentation {preset!r} is unknown; use one of {', '.join(PRESETS)} (or False).")
+        raise VidseqError(
+            f"augmentation {preset!r} is unknown; use one of {', '.join(PRESETS)} (or False)."
+        )
     zoom, degrees, shift, flip, colour = PRESETS[name]
     t, h, w, c = clip.shape
     scale = rng.uniform(1 - zoom, 1 + zoom)
@@ -31,10 +35,14 @@ def augment_clip(clip: np.ndarray, rng: np.random.Generator, preset: bool | str 
         matrix[0] = -matrix[0]
         matrix[0, 2] += w - 1
     gain, bias = rng.uniform(1 - colour, 1 + colour), rng.uniform(-colour, colour) * 128
-    warped = np.stack([
-        cv2.warpAffine(clip[i], matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).reshape(h, w, c)
-        for i in range(t)
-    ])
+    warped = np.stack(
+        [
+            cv2.warpAffine(
+                clip[i], matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            ).reshape(h, w, c)
+            for i in range(t)
+        ]
+    )
     return np.clip(warped * np.float32(gain) + np.float32(bias), 0, 255).astype(np.uint8)
 
 
@@ -47,14 +55,18 @@ AUDIO_PRESETS = {
 }
 
 
-def augment_spectrogram(image: np.ndarray, rng: np.random.Generator, preset: bool | str = "audio") -> np.ndarray:
+def augment_spectrogram(
+    image: np.ndarray, rng: np.random.Generator, preset: bool | str = "audio"
+) -> np.ndarray:
     """One random transform of a uint8 log-mel image (mels, columns): a vocal-tract-length warp of
     the frequency axis, a tempo stretch, a random placement of the sound in time, and
     SpecAugment-style frequency and time masks; "audio-eq" adds a smooth random gain per band
     (a different microphone)."""
     name = "audio" if preset is True else preset
     if name not in AUDIO_PRESETS:
-        raise VidseqError(f"augmentation {preset!r} is for video, not audio; use one of {', '.join(AUDIO_PRESETS)} (or none).")
+        raise VidseqError(
+            f"augmentation {preset!r} is for video, not audio; use one of {', '.join(AUDIO_PRESETS)} (or none)."
+        )
     warp, stretch, freq_mask, time_mask, eq_db = AUDIO_PRESETS[name]
     mels, cols = image.shape
     h = max(1, round(mels * rng.uniform(1 - warp, 1 + warp)))
@@ -68,7 +80,9 @@ def augment_spectrogram(image: np.ndarray, rng: np.random.Generator, preset: boo
     out[_band(rng, mels, freq_mask)] = 0
     out[:, _band(rng, cols, time_mask)] = 0
     if eq_db:
-        gain = np.interp(np.arange(mels), np.linspace(0, mels - 1, 5), rng.uniform(-eq_db, eq_db, 5))
+        gain = np.interp(
+            np.arange(mels), np.linspace(0, mels - 1, 5), rng.uniform(-eq_db, eq_db, 5)
+        )
         levels = out + (gain * 255.0 / DYNAMIC_RANGE_DB)[:, None]
         out = np.where(out > 0, np.clip(levels, 1, 255), 0).astype(np.uint8)
     return out

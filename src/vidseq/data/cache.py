@@ -30,7 +30,9 @@ class ClipCache:
     damaged) is deleted and counted as a miss, so the caller decodes and rebuilds it.
     """
 
-    def __init__(self, max_bytes: int | str = DEFAULT_CACHE, directory: str | os.PathLike | None = None):
+    def __init__(
+        self, max_bytes: int | str = DEFAULT_CACHE, directory: str | os.PathLike | None = None
+    ):
         self.max_bytes = parse_bytes(max_bytes)
         self.directory = Path(directory) if directory else None
         self.bytes = 0
@@ -90,7 +92,11 @@ class ClipCache:
             try:
                 write_atomic(self._path(key), buf.getvalue(), sync=False)
             except OSError as e:
-                log.warning("clip cache: cannot write to %s (%s); continuing without the disk store", self.directory, e)
+                log.warning(
+                    "clip cache: cannot write to %s (%s); continuing without the disk store",
+                    self.directory,
+                    e,
+                )
         if memory:
             self._remember(key, clip)
 
@@ -108,7 +114,10 @@ class ClipCache:
             self.bytes += clip.nbytes
 
     def _path(self, key: Hashable) -> Path:
-        return self.directory / f"{hashlib.sha1(repr(key).encode('utf-8', 'backslashreplace')).hexdigest()}.npy"
+        return (
+            self.directory
+            / f"{hashlib.sha1(repr(key).encode('utf-8', 'backslashreplace')).hexdigest()}.npy"
+        )
 
     def _from_disk(self, key: Hashable) -> np.ndarray | None:
         if not self.directory:
@@ -117,7 +126,9 @@ class ClipCache:
         if not path.is_file():
             return None
         try:
-            clip = np.load(path, allow_pickle=False)  # read, not memory-mapped: a mapping holds a file descriptor
+            clip = np.load(
+                path, allow_pickle=False
+            )  # read, not memory-mapped: a mapping holds a file descriptor
             if clip.dtype not in (np.uint8, np.float32) or clip.ndim < 2:
                 raise ValueError(f"unexpected array {clip.dtype} {clip.shape}")
             return clip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import glob
 import json
 import logging
@@ -16,6 +15,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from vidseq.data.audio import AUDIO_EXTENSIONS, is_audio
+from vidseq.data.groups import group_map, read_csv
 from vidseq.data.splits import split_items
 from vidseq.errors import VidseqError
 from vidseq.io import write_atomic
@@ -51,13 +51,18 @@ class Catalog:
         """One class per sub-folder of `root` (searched recursively for media files)."""
         base = _existing_dir(root)
         folders = sorted(d.name for d in base.iterdir() if d.is_dir() and not _hidden(d.name))
-        files = {name: sorted(p for p in (base / name).rglob("*") if p.is_file()) for name in folders}
-        metadata = [n for n in folders if files[n] and not any(p.suffix.lower() in MEDIA_EXTENSIONS for p in files[n])]
+        files = {n: sorted(p for p in (base / n).rglob("*") if p.is_file()) for n in folders}
+        media = {n for n in folders if any(p.suffix.lower() in MEDIA_EXTENSIONS for p in files[n])}
+        metadata = [n for n in folders if files[n] and n not in media]
         if metadata:
-            log.warning("ignored sub-folder(s) without media files (not classes): %s", ", ".join(metadata))
+            log.warning(
+                "ignored sub-folder(s) without media files (not classes): %s", ", ".join(metadata)
+            )
         classes = [n for n in folders if n not in metadata]
         if not classes:
-            raise VidseqError(f"{base} has no class sub-folders with media: put each class's files in root/<class>/.")
+            raise VidseqError(
+                f"{base} has no class sub-folders with media: put each class's files in root/<class>/."
+            )
         labelled = [(p, name) for name in classes for p in files[name]]
         return cls._build(labelled, base, classes)
 
@@ -65,19 +70,20 @@ class Catalog:
     def from_glob(cls, pattern: str) -> "Catalog":
         """keras-video-generators style pattern such as "videos/{classname}/*.avi"."""
         if "{classname}" not in pattern:
-            raise VidseqError(f"glob {pattern!r} has no {{classname}} placeholder: write e.g. 'videos/{{classname}}/*.avi'.")
+            raise VidseqError(
+                f"glob {pattern!r} has no {{classname}} placeholder: write e.g. 'videos/{{classname}}/*.avi'."
+            )
         head = pattern.split("{classname}")[0]
-        rx = re.compile(
-            "^" + re.escape(os.path.normpath(pattern)).replace(re.escape("{classname}"), "(?P<c>[^/\\\\]+)")
-            .replace(r"\*\*", ".*").replace(r"\*", "[^/\\\\]*").replace(r"\?", ".") + "$"
-        )
+        rx = re.compile(_glob_regex(pattern))
         labelled = []
         for p in sorted(glob.glob(pattern.replace("{classname}", "*"), recursive=True)):
             m = rx.match(os.path.normpath(p))
             if m and os.path.isfile(p):
                 labelled.append((Path(p), m.group("c")))
         base = Path(head if head.endswith(os.sep) or not head else os.path.dirname(head) or ".")
-        return cls._build(labelled, base.resolve(), sorted({c for _, c in labelled}), what=f"glob {pattern!r}")
+        return cls._build(
+            labelled, base.resolve(), sorted({c for _, c in labelled}), what=f"glob {pattern!r}"
+        )
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike, allow_outside: bool = False) -> "Catalog":
@@ -86,19 +92,25 @@ class Catalog:
         csv_path = Path(path)
         if not csv_path.is_file():
             raise VidseqError(f"CSV file {csv_path} does not exist.")
-        rows = _read_csv(csv_path, required=("path", "label"))
+        rows = read_csv(csv_path, required=("path", "label"))
         base = csv_path.resolve().parent
         labelled, groups, seen = [], {}, set()
         for row in rows:
             p = (base / row["path"]).resolve()
             if not allow_outside and base not in p.parents:
-                raise VidseqError(f"{csv_path}: {row['path']} lies outside the CSV's folder {base}; move the file "
-                                  "there or allow it explicitly (Catalog.from_csv(..., allow_outside=True)).")
+                raise VidseqError(
+                    f"{csv_path}: {row['path']} lies outside the CSV's folder {base}; move the file "
+                    "there or allow it explicitly (Catalog.from_csv(..., allow_outside=True))."
+                )
             if p in seen:
-                raise VidseqError(f"{csv_path}: {row['path']} is listed twice; keep one row per file.")
+                raise VidseqError(
+                    f"{csv_path}: {row['path']} is listed twice; keep one row per file."
+                )
             seen.add(p)
             if not p.is_file():
-                raise VidseqError(f"{csv_path}: {row['path']} does not exist (paths are relative to the CSV's folder).")
+                raise VidseqError(
+                    f"{csv_path}: {row['path']} does not exist (paths are relative to the CSV's folder)."
+                )
             labelled.append((p, row["label"]))
             if row.get("group"):
                 groups[str(p)] = row["group"]
@@ -124,7 +136,10 @@ class Catalog:
         names = [ln.strip().replace("\\", "/") for ln in p.read_text().splitlines() if ln.strip()]
         unknown = [n for n in names if n not in by_rel]
         if unknown:
-            raise VidseqError(f"{len(unknown)} path(s) in {p} are not in {self.root} (first: {unknown[0]}); paths are relative to the data folder.")
+            raise VidseqError(
+                f"{len(unknown)} path(s) in {p} are not in {self.root} (first: {unknown[0]}); "
+                "paths are relative to the data folder."
+            )
         return self.subset([by_rel[n] for n in dict.fromkeys(names)])
 
     @classmethod
@@ -140,11 +155,15 @@ class Catalog:
         if skipped:
             log.warning("skipped %d hidden or non-media file(s) in %s", skipped, what)
         if not items:
-            raise VidseqError(f"{what} holds no media files ({', '.join(sorted(MEDIA_EXTENSIONS))}).")
+            raise VidseqError(
+                f"{what} holds no media files ({', '.join(sorted(MEDIA_EXTENSIONS))})."
+            )
         counts = Counter(it.label for it in items)
         empty = [c for c in classes if counts[index[c]] == 0]
         if empty:
-            raise VidseqError(f"class {empty[0]!r} in {what} has no media files; add some or remove the class.")
+            raise VidseqError(
+                f"class {empty[0]!r} in {what} has no media files; add some or remove the class."
+            )
         return cls(tuple(items), tuple(classes), str(root))
 
     # ---- views --------------------------------------------------------------------------
@@ -185,39 +204,14 @@ class Catalog:
     # ---- groups and splits ----------------------------------------------------------------
     def with_groups(self, source: str | os.PathLike) -> "Catalog":
         """Groups from a CSV (`file,group` columns) or a regex with one capture group over file names."""
-        src = str(source)
-        if src.lower().endswith(".csv"):
-            return self._with_group_map(self._groups_from_csv(Path(src)))
-        try:
-            rx = re.compile(src)
-        except re.error as e:
-            raise VidseqError(f"group pattern {src!r} is not a valid regex ({e}); give a CSV or e.g. '_g(\\d+)_'.") from None
-        groups = {}
-        for it in self.items:
-            m = rx.search(Path(it.path).name)
-            if not m:
-                raise VidseqError(f"group pattern {src!r} does not match {Path(it.path).name}; fix the pattern.")
-            groups[it.path] = m.group(1) if rx.groups else m.group(0)
-        return self._with_group_map(groups)
-
-    def _groups_from_csv(self, path: Path) -> dict[str, str]:
-        if not path.is_file():
-            raise VidseqError(f"group file {path} does not exist.")
-        rows = _read_csv(path, required=("file", "group"))
-        by_rel = {r["file"].replace("\\", "/"): r["group"] for r in rows}
-        by_name = {Path(k).name: v for k, v in by_rel.items()}
-        groups, missing = {}, []
-        for it in self.items:
-            g = by_rel.get(self.relpath(it), by_name.get(Path(it.path).name))
-            if g is None:
-                missing.append(self.relpath(it))
-            groups[it.path] = g
-        if missing:
-            raise VidseqError(f"{len(missing)} file(s) have no group in {path} (first: {missing[0]}); add them.")
-        return groups
+        return self._with_group_map(
+            group_map(source, [(it.path, self.relpath(it)) for it in self.items])
+        )
 
     def _with_group_map(self, groups: dict[str, str]) -> "Catalog":
-        return replace(self, items=tuple(replace(it, group=groups.get(it.path)) for it in self.items))
+        return replace(
+            self, items=tuple(replace(it, group=groups.get(it.path)) for it in self.items)
+        )
 
     def split(
         self,
@@ -236,7 +230,10 @@ class Catalog:
         cat = self.with_groups(group_by) if group_by is not None else self
         small = [c for c, n in cat.counts().items() if 0 < n < 3]
         if small:
-            log.warning("class(es) %s have fewer than 3 files: they cannot appear in every split part", ", ".join(small))
+            log.warning(
+                "class(es) %s have fewer than 3 files: they cannot appear in every split part",
+                ", ".join(small),
+            )
         parts = split_items(cat.items, len(cat.classes), val, test, seed, folds, fold)
         return tuple(cat.subset(p) for p in parts)  # type: ignore[return-value]
 
@@ -247,7 +244,8 @@ class Catalog:
             "root": self.root,
             "classes": list(self.classes),
             "items": [
-                {"path": self.relpath(it), "label": self.classes[it.label], "group": it.group} for it in self.items
+                {"path": self.relpath(it), "label": self.classes[it.label], "group": it.group}
+                for it in self.items
             ],
         }
 
@@ -257,7 +255,10 @@ class Catalog:
         base = Path(root or data["root"])
         classes = tuple(data["classes"])
         index = {c: i for i, c in enumerate(classes)}
-        items = tuple(Item(str((base / d["path"]).resolve()), index[d["label"]], d.get("group")) for d in data["items"])
+        items = tuple(
+            Item(str((base / d["path"]).resolve()), index[d["label"]], d.get("group"))
+            for d in data["items"]
+        )
         return cls(items, classes, str(base))
 
 
@@ -271,27 +272,24 @@ def load_split(path: str | os.PathLike, root: str | None = None) -> dict[str, Ca
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
-        raise VidseqError(f"cannot read split file {path} ({e}); was the run directory moved or damaged?") from None
+        raise VidseqError(
+            f"cannot read split file {path} ({e}); was the run directory moved or damaged?"
+        ) from None
     return {k: Catalog.from_dict(v, root) for k, v in data.items()}
 
 
-def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            fields = [c.strip() for c in reader.fieldnames or []]
-            missing = [c for c in required if c not in fields]
-            if missing:
-                raise VidseqError(f"{path} lacks column(s) {', '.join(missing)}; its header must include {','.join(required)}.")
-            return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
-    except UnicodeDecodeError:
-        raise VidseqError(f"{path} is not UTF-8 text; save it as UTF-8 CSV.") from None
+def _glob_regex(pattern: str) -> str:
+    """A regex matching the files of a {classname} glob, the class name as group "c"."""
+    rx = re.escape(os.path.normpath(pattern)).replace(re.escape("{classname}"), "(?P<c>[^/\\\\]+)")
+    return "^" + rx.replace(r"\*\*", ".*").replace(r"\*", "[^/\\\\]*").replace(r"\?", ".") + "$"
 
 
 def _existing_dir(root: str | os.PathLike) -> Path:
     base = Path(root)
     if not base.is_dir():
-        raise VidseqError(f"data folder {base} does not exist; give a folder with one sub-folder per class.")
+        raise VidseqError(
+            f"data folder {base} does not exist; give a folder with one sub-folder per class."
+        )
     return base.resolve()
 
 

@@ -84,25 +84,31 @@ class ClipDataset(keras.utils.PyDataset):
         audio_norm: str = "band",
         mixup: float = 0.0,
     ):
-        super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
+        super().__init__(
+            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size
+        )
         _check_settings(batch_size, views, short, dtype, mixup, one_hot)
-        self.spec = ClipSpec.of(frames, size, resize, gray, modality, audio_norm)
-        self.frames, self.size, self.modalities = self.spec.frames, self.spec.size, self.spec.modalities
+        spec = self.spec = ClipSpec.of(frames, size, resize, gray, modality, audio_norm)
+        self.frames, self.size, self.modalities = spec.frames, spec.size, spec.modalities
         labelled = isinstance(items, Catalog)
         self.catalog = items if labelled else None
-        self.items: list[Item] = list(items.items) if labelled else [Item(str(p), -1) for p in items]
+        self.items: list[Item] = list(
+            items.items if labelled else (Item(str(p), -1) for p in items)
+        )
         self.classes = list(items.classes) if labelled else []
-        self.batch_size, self.shuffle, self.augment, self.mixup = batch_size, shuffle, augment, mixup
-        self.one_hot, self.dtype, self.seed, self.views = one_hot, dtype, seed, views
+        self.batch_size, self.shuffle, self.views = batch_size, shuffle, views
+        self.augment, self.mixup = augment, mixup
+        self.one_hot, self.dtype, self.seed = one_hot, dtype, seed
         self.sampler = get_sampler(sampler)
-        self.choice = FrameChoice(self.sampler, self.spec.read_frames, shuffle if random_frames is None else random_frames,
-                                  pool, views, seed)
-        self.cache = cache if isinstance(cache, ClipCache) or cache is None else ClipCache(cache, cache_dir)
+        random = shuffle if random_frames is None else random_frames
+        self.choice = FrameChoice(self.sampler, self.spec.read_frames, random, pool, views, seed)
+        own = not isinstance(cache, ClipCache) and cache is not None
+        self.cache = ClipCache(cache, cache_dir) if own else cache
         self.quarantined = Quarantine(len(self.items), max_bad)
         self.report: Report = self.quarantined.report
         self.sources = self._sources(short)
-        self.samples: list[Sample] = sample_table(
-            {i: getattr(s, "info", None) for i, s in self.sources.items()}, self.sampler, self.frames, views)
+        infos = {i: getattr(s, "info", None) for i, s in self.sources.items()}
+        self.samples: list[Sample] = sample_table(infos, self.sampler, self.frames, views)
         if not self.samples:
             self.quarantined.fail(VidseqError(NO_CLIP_LEFT))
         self.set_epoch(0)
@@ -120,7 +126,9 @@ class ClipDataset(keras.utils.PyDataset):
     def _sources(self, short: str) -> dict[int, VideoSource | AudioSource]:
         """A clip source per usable item; the others quarantined (probing on the loader threads)."""
         with ThreadPoolExecutor(max(1, self.workers)) as threads:
-            opened = list(threads.map(lambda item: open_source(item.path, self.spec, self.cache), self.items))
+            opened = list(
+                threads.map(lambda item: open_source(item.path, self.spec, self.cache), self.items)
+            )
         sources: dict[int, VideoSource | AudioSource] = {}
         for i, (item, source) in enumerate(zip(self.items, opened)):
             if isinstance(source, str):
@@ -128,7 +136,9 @@ class ClipDataset(keras.utils.PyDataset):
                 continue
             if isinstance(source, VideoSource) and source.info.frames < self.frames:
                 if short == "skip":
-                    self.quarantined.add(item.path, f"has {source.info.frames} frames, fewer than {self.frames}")
+                    self.quarantined.add(
+                        item.path, f"has {source.info.frames} frames, fewer than {self.frames}"
+                    )
                     continue
                 self.report.short.append(item.path)
             sources[i] = source
@@ -158,7 +168,9 @@ class ClipDataset(keras.utils.PyDataset):
         """The samples of batch `index` in this epoch's order."""
         if not 0 <= index < self.num_batches:
             raise IndexError(f"batch {index} out of range ({self.num_batches} batches)")
-        return [int(s) for s in self._order[index * self.batch_size : (index + 1) * self.batch_size]]
+        return [
+            int(s) for s in self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        ]
 
     # ---- batches --------------------------------------------------------------------------
     def __getitem__(self, index: int):
@@ -177,12 +189,20 @@ class ClipDataset(keras.utils.PyDataset):
         if self.catalog is None:
             return (x,)
         y = self.targets(chosen)
-        return mixup(x, y, np.random.default_rng((self.seed, self.epoch, index, 2)), self.mixup) if self.mixup else (x, y)
+        return (
+            mixup(x, y, np.random.default_rng((self.seed, self.epoch, index, 2)), self.mixup)
+            if self.mixup
+            else (x, y)
+        )
 
     def targets(self, samples: Sequence[int]) -> np.ndarray:
         """The labels of `samples`: one-hot float32, or int64 with `one_hot=False`."""
         y = np.array([self.items[self.samples[s].item].label for s in samples], dtype=np.int64)
-        return keras.utils.to_categorical(y, len(self.classes)).astype(np.float32) if self.one_hot else y
+        return (
+            keras.utils.to_categorical(y, len(self.classes)).astype(np.float32)
+            if self.one_hot
+            else y
+        )
 
     def streams(self, clip: np.ndarray) -> dict[str, np.ndarray]:
         """The clip as each of the dataset's modalities."""
@@ -227,7 +247,9 @@ class ClipDataset(keras.utils.PyDataset):
                 self.quarantine(s.item, e.reason)
 
     # ---- failures -------------------------------------------------------------------------
-    def load_or_substitute(self, sample: int, load: Callable[[int], np.ndarray] | None = None) -> tuple[int, np.ndarray]:
+    def load_or_substitute(
+        self, sample: int, load: Callable[[int], np.ndarray] | None = None
+    ) -> tuple[int, np.ndarray]:
         """(sample, `load(sample)`), or another sample's when its file fails (then quarantined)."""
         load = load or self.load
         rng = np.random.default_rng((self.seed, self.epoch, sample, 2))
@@ -255,14 +277,24 @@ class ClipDataset(keras.utils.PyDataset):
         return self.quarantined.failure
 
 
-def _check_settings(batch_size: int, views: int, short: str, dtype: str, alpha: float, one_hot: bool) -> None:
+def _check_settings(
+    batch_size: int, views: int, short: str, dtype: str, alpha: float, one_hot: bool
+) -> None:
     """The batch settings of a ClipDataset, with "Received: ..." errors."""
     if batch_size < 1 or views < 1:
-        raise VidseqError(f"batch_size and views must be >= 1. Received: batch_size={batch_size}, views={views}")
+        raise VidseqError(
+            f"batch_size and views must be >= 1. Received: batch_size={batch_size}, views={views}"
+        )
     if short not in ("repeat", "skip"):
-        raise VidseqError(f"short must be 'repeat' (repeat frames evenly) or 'skip'. Received: short={short!r}")
+        raise VidseqError(
+            f"short must be 'repeat' (repeat frames evenly) or 'skip'. Received: short={short!r}"
+        )
     if dtype not in ("float32", "uint8"):
-        raise VidseqError(f"dtype must be 'float32' (scaled to [0, 1]) or 'uint8'. Received: dtype={dtype!r}")
+        raise VidseqError(
+            f"dtype must be 'float32' (scaled to [0, 1]) or 'uint8'. Received: dtype={dtype!r}"
+        )
     if check_mixup(alpha) and (not one_hot or dtype != "float32"):
-        raise VidseqError(f"mixup blends labels and pixels: it needs one_hot=True and dtype='float32'. "
-                          f"Received: mixup={alpha!r}, one_hot={one_hot}, dtype={dtype!r}")
+        raise VidseqError(
+            f"mixup blends labels and pixels: it needs one_hot=True and dtype='float32'. "
+            f"Received: mixup={alpha!r}, one_hot={one_hot}, dtype={dtype!r}"
+        )

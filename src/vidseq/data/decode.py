@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import bisect
 import os
-from contextlib import ExitStack
 import threading
 import time
+from contextlib import ExitStack
 from typing import Iterator, Sequence
 
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from vidseq.data.probe import LIMITS, VideoInfo, decode_packet, open_video, probe
+from vidseq.data.media import LIMITS, decode_packet, open_video
+from vidseq.data.probe import VideoInfo, probe
 from vidseq.data.sampling import Sampler, get_sampler
 from vidseq.data.transforms import fit_plan, parse_size
 from vidseq.errors import VideoDecodeError
@@ -35,8 +36,14 @@ def convert(frame: av.VideoFrame, width: int, height: int, format: str) -> np.nd
     to an area average of the RGB frame (mean difference 1.2 grey levels against 2.3, surv_fight)."""
     if not hasattr(_local, "reformatter"):
         _local.reformatter = VideoReformatter()
-    return _local.reformatter.reformat(frame, width=width, height=height, format=format,
-                                       interpolation=RESAMPLING.upper(), threads=1).to_ndarray()
+    return _local.reformatter.reformat(
+        frame,
+        width=width,
+        height=height,
+        format=format,
+        interpolation=RESAMPLING.upper(),
+        threads=1,
+    ).to_ndarray()
 
 
 class VideoReader:
@@ -64,7 +71,9 @@ class VideoReader:
         self.size = parse_size(size) if size is not None else (self.info.height, self.info.width)
         self.gray = gray
         self._plan = fit_plan(self.info.width, self.info.height, self.size, resize)
-        self._rank = {p: i for i, p in enumerate(self.info.pts)} if self.info.pts is not None else None
+        self._rank = (
+            {p: i for i, p in enumerate(self.info.pts)} if self.info.pts is not None else None
+        )
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """Frames at `indices` (any order, repeats allowed) as uint8 (n, H, W, 3 or 1)."""
@@ -73,7 +82,10 @@ class VideoReader:
             raise VideoDecodeError(self.path, "no frame indices were requested")
         bad = [i for i in wanted if not 0 <= i < self.info.frames]
         if bad:
-            raise VideoDecodeError(self.path, f"frame {bad[0]} was requested but the video has {self.info.frames} frames")
+            raise VideoDecodeError(
+                self.path,
+                f"frame {bad[0]} was requested but the video has {self.info.frames} frames",
+            )
         got = self._decode(sorted(set(wanted)))
         return np.stack([got[i] for i in wanted])
 
@@ -89,7 +101,9 @@ class VideoReader:
                         run = self._run(files, key, run.wanted, run)
                     while (frame := run.find(target, deadline)) is None:  # missed it: start earlier
                         if run.start is None:
-                            raise VideoDecodeError(self.path, f"frame {target} could not be decoded")
+                            raise VideoDecodeError(
+                                self.path, f"frame {target} could not be decoded"
+                            )
                         run = self._run(files, self._keyframe_before(run.start), run.wanted, run)
                     out[target] = self._convert(frame)
         except av.FFmpegError as e:
@@ -98,7 +112,9 @@ class VideoReader:
             raise VideoDecodeError(self.path, f"cannot be read ({e.strerror or e})") from None
         return out
 
-    def _run(self, files: ExitStack, start: int | None, wanted: set[int], previous: "_Run | None" = None) -> "_Run":
+    def _run(
+        self, files: ExitStack, start: int | None, wanted: set[int], previous: "_Run | None" = None
+    ) -> "_Run":
         """A decoding pass from keyframe `start` (a seek in the open file) or from the file's start (a fresh open)."""
         if start is None or previous is None:
             container = files.enter_context(open_video(self.path))
@@ -115,7 +131,9 @@ class VideoReader:
         keys = [k for k in self.info.keyframes if 0 < k < start]
         return keys[-1] if keys else None
 
-    def frames(self, container, start: int | None, wanted: set[int]) -> Iterator[tuple[int, av.VideoFrame]]:
+    def frames(
+        self, container, start: int | None, wanted: set[int]
+    ) -> Iterator[tuple[int, av.VideoFrame]]:
         """(index, frame) pairs from keyframe `start` (seeking there) or from where `container` is.
 
         Where the probe ranked frames by timestamp, a packet whose frame is not wanted is decoded
@@ -130,7 +148,9 @@ class VideoReader:
         count = 0
         for packet in container.demux(stream):
             if skip:
-                ctx.skip_frame = "DEFAULT" if packet.pts is None or rank.get(packet.pts) in wanted else "NONREF"
+                ctx.skip_frame = (
+                    "DEFAULT" if packet.pts is None or rank.get(packet.pts) in wanted else "NONREF"
+                )
             for frame in decode_packet(packet):
                 if rank is None:
                     yield count, frame
@@ -140,7 +160,9 @@ class VideoReader:
 
     def _convert(self, frame: av.VideoFrame) -> np.ndarray:
         plan, turns = self._plan, self.info.rotation // 90
-        width, height = (plan.scaled_h, plan.scaled_w) if turns % 2 else (plan.scaled_w, plan.scaled_h)
+        width, height = (
+            (plan.scaled_h, plan.scaled_w) if turns % 2 else (plan.scaled_w, plan.scaled_h)
+        )
         img = convert(frame, width, height, "gray" if self.gray else "rgb24")
         if img.ndim == 2:
             img = img[:, :, None]
@@ -160,8 +182,11 @@ class _Run:
         """Decode forward to frame `target`; None when the pass goes past it or ends without it."""
         for index, frame in self._frames:
             if time.monotonic() > deadline:
-                raise VideoDecodeError(self.reader.path, f"decoding took over {LIMITS.decode_seconds:.0f} s "
-                                       "(vidseq.data.probe.LIMITS.decode_seconds)")
+                raise VideoDecodeError(
+                    self.reader.path,
+                    f"decoding took over {LIMITS.decode_seconds:.0f} s "
+                    "(vidseq.data.probe.LIMITS.decode_seconds)",
+                )
             self._check_rotation(frame)
             self.next = index + 1
             if index == target:
@@ -170,7 +195,9 @@ class _Run:
                 return None
         if self.start is None:
             info = self.reader.info
-            raise VideoDecodeError(self.reader.path, f"decoding stopped before frame {target} of {info.frames}")
+            raise VideoDecodeError(
+                self.reader.path, f"decoding stopped before frame {target} of {info.frames}"
+            )
         return None
 
     def _check_rotation(self, frame: av.VideoFrame) -> None:
@@ -180,8 +207,11 @@ class _Run:
         self._checked = True
         shown = round(frame.rotation / 90) % 4 * 90
         if shown != self.reader.info.rotation:
-            raise VideoDecodeError(self.reader.path, f"its frames are shown rotated by {shown} degrees, not the "
-                                   f"{self.reader.info.rotation} its container header gives; remux it (ffmpeg -c copy)")
+            raise VideoDecodeError(
+                self.reader.path,
+                f"its frames are shown rotated by {shown} degrees, not the "
+                f"{self.reader.info.rotation} its container header gives; remux it (ffmpeg -c copy)",
+            )
 
 
 def read_clip(

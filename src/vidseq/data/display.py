@@ -54,7 +54,9 @@ def _tkhd_matrix(f: BinaryIO, start: int, size: int) -> tuple[float, float, floa
     """a, b, c, d of a tkhd box's matrix (16.16 fixed point), or None when the box is too short."""
     f.seek(start)
     version = f.read(1)[0]
-    offset = start + 4 + (32 if version == 1 else 20) + 16  # flags, times/ids/duration, reserved/layer/volume
+    offset = (
+        start + 4 + (32 if version == 1 else 20) + 16
+    )  # flags, times/ids/duration, reserved/layer/volume
     if offset + 36 > start + size:
         return None
     f.seek(offset)

@@ -10,12 +10,15 @@ from vidseq.errors import VidseqError
 def check_mixup(alpha: float) -> float:
     """`alpha` if it is a mixup strength (0: none), else a clear error."""
     if alpha < 0:
-        raise VidseqError(f"mixup must be 0 (none) or an alpha > 0 such as 0.3. Received: mixup={alpha!r}")
+        raise VidseqError(
+            f"mixup must be 0 (none) or an alpha > 0 such as 0.3. Received: mixup={alpha!r}"
+        )
     return alpha
 
 
-def mixup(x: np.ndarray | dict[str, np.ndarray], y: np.ndarray, rng: np.random.Generator,
-          alpha: float) -> tuple[np.ndarray | dict[str, np.ndarray], np.ndarray]:
+def mixup(
+    x: np.ndarray | dict[str, np.ndarray], y: np.ndarray, rng: np.random.Generator, alpha: float
+) -> tuple[np.ndarray | dict[str, np.ndarray], np.ndarray]:
     """Each sample of a float batch blended with another sample of the batch by a weight drawn from
     Beta(alpha, alpha), its one-hot label alike; a dict of inputs (several streams) is blended with
     the same weights."""

@@ -10,14 +10,18 @@ def _gray(frame: np.ndarray) -> np.ndarray:
     return frame[..., 0] if frame.shape[-1] == 1 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
-def optical_flow(clip: np.ndarray, levels: int = 3, winsize: int = 15, iterations: int = 3) -> np.ndarray:
+def optical_flow(
+    clip: np.ndarray, levels: int = 3, winsize: int = 15, iterations: int = 3
+) -> np.ndarray:
     """Farneback flow between frames t and t+1 of a uint8 clip (T, H, W, C): float32 (T-1, H, W, 2),
     channel 0 = dx, channel 1 = dy, in pixels (the sign of the motion is kept)."""
     gray = [_gray(f) for f in clip]
-    return np.stack([
-        cv2.calcOpticalFlowFarneback(a, b, None, 0.5, levels, winsize, iterations, 5, 1.1, 0)
-        for a, b in zip(gray, gray[1:])
-    ]).astype(np.float32)
+    return np.stack(
+        [
+            cv2.calcOpticalFlowFarneback(a, b, None, 0.5, levels, winsize, iterations, 5, 1.1, 0)
+            for a, b in zip(gray, gray[1:])
+        ]
+    ).astype(np.float32)
 
 
 def flow_to_uint8(flow: np.ndarray, bound: float | None = None) -> np.ndarray:

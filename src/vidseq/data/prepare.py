@@ -17,7 +17,7 @@ import numpy as np
 
 from vidseq.data.catalog import VIDEO_EXTENSIONS
 from vidseq.data.decode import convert
-from vidseq.data.probe import open_video
+from vidseq.data.media import open_video
 from vidseq.errors import VidseqError
 
 log = logging.getLogger("vidseq")
@@ -38,8 +38,15 @@ class PrepareReport:
     bytes_after: int = 0
 
 
-def prepare(src: str | os.PathLike, dst: str | os.PathLike, size: int = 160, fps: float = 15, gop: int = 8,
-            workers: int | None = None, runner: Runner | None = None) -> PrepareReport:
+def prepare(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    size: int = 160,
+    fps: float = 15,
+    gop: int = 8,
+    workers: int | None = None,
+    runner: Runner | None = None,
+) -> PrepareReport:
     """Re-encode every video under `src` into `dst` (same relative paths); copy other files as they are.
 
     Resumable: a file whose output exists is skipped (outputs are written under a temporary name
@@ -69,7 +76,9 @@ def prepare(src: str | os.PathLike, dst: str | os.PathLike, size: int = 160, fps
             shutil.copy2(path, target)
             report.copied += 1
             report.bytes_after += target.stat().st_size
-    outcomes = (runner or (lambda *args: _in_processes(*args, workers=workers)))(jobs, size, fps, gop)
+    outcomes = (runner or (lambda *args: _in_processes(*args, workers=workers)))(
+        jobs, size, fps, gop
+    )
     for done, (source, written, error) in enumerate(outcomes, 1):
         if error is None:
             report.converted += 1
@@ -81,13 +90,19 @@ def prepare(src: str | os.PathLike, dst: str | os.PathLike, size: int = 160, fps
     return report
 
 
-def _in_processes(jobs: list[Job], size: int, fps: float, gop: int, workers: int | None) -> Iterator[Outcome]:
+def _in_processes(
+    jobs: list[Job], size: int, fps: float, gop: int, workers: int | None
+) -> Iterator[Outcome]:
     """Re-encode `jobs` on a local pool of processes, yielding outcomes as they finish."""
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
         futures = {pool.submit(reencode, s, t, size, fps, gop): s for s, t in jobs}
         for future in as_completed(futures):
             error = future.exception()
-            yield (futures[future], None, str(error)) if error is not None else (futures[future], future.result(), None)
+            yield (
+                (futures[future], None, str(error))
+                if error is not None
+                else (futures[future], future.result(), None)
+            )
 
 
 def reencode_outcome(src: str, dst: str, size: int, fps: float, gop: int) -> Outcome:
@@ -117,8 +132,11 @@ def reencode(src: str, dst: str, size: int, fps: float, gop: int) -> int:
             stream = sink.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
             stream.width, stream.height, stream.pix_fmt = out_w, out_h, "yuv420p"
             stream.codec_context.gop_size = gop
-            stream.options = {"bf": "0", "crf": "23", "preset": "veryfast", "sc_threshold": "0"} if codec == "libx264" \
+            stream.options = (
+                {"bf": "0", "crf": "23", "preset": "veryfast", "sc_threshold": "0"}
+                if codec == "libx264"
                 else {"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "8"}
+            )
             _resample(source, stream_in, sink, stream, fps, out_w, out_h)
         os.replace(tmp, target)
     except BaseException:
@@ -155,6 +173,11 @@ def _retimed(planes: np.ndarray, index: int) -> av.VideoFrame:
 def _progress(done: int, total: int) -> None:
     if sys.stderr.isatty():
         bar = "#" * (30 * done // max(total, 1))
-        print(f"\rprepare [{bar:<30}] {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        print(
+            f"\rprepare [{bar:<30}] {done}/{total}",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
     elif done == total or done % max(1, total // 10) == 0:
         log.info("prepare: %d/%d files", done, total)

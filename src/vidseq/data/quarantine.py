@@ -22,7 +22,9 @@ class Report:
         """Human-readable summary lines (empty when nothing happened)."""
         out = [f"quarantined {p}: {r}" for p, r in self.quarantined.items()]
         if self.short:
-            out.append(f"{len(self.short)} video(s) had fewer frames than asked; their frames were repeated evenly")
+            out.append(
+                f"{len(self.short)} video(s) had fewer frames than asked; their frames were repeated evenly"
+            )
         return out
 
 
@@ -67,9 +69,12 @@ class Quarantine:
         bad = self.report.quarantined
         if len(bad) > self.max_bad * self.total:
             listed = "; ".join(f"{p}: {r}" for p, r in list(bad.items())[:5])
-            self.fail(VidseqError(
-                f"{len(bad)} of {self.total} files failed to decode (more than max_bad={self.max_bad:.0%}): "
-                f"{listed}{' …' if len(bad) > 5 else ''}. Fix or remove them, or raise max_bad."))
+            self.fail(
+                VidseqError(
+                    f"{len(bad)} of {self.total} files failed to decode (more than max_bad={self.max_bad:.0%}): "
+                    f"{listed}{' …' if len(bad) > 5 else ''}. Fix or remove them, or raise max_bad."
+                )
+            )
 
     def fail(self, error: VidseqError) -> None:
         """Keep `error` as the failure and raise it."""

@@ -20,7 +20,9 @@ class Sample(NamedTuple):
     view: int
 
 
-def sample_table(infos: dict[int, VideoInfo | None], sampler: Sampler, frames: int, views: int) -> list[Sample]:
+def sample_table(
+    infos: dict[int, VideoInfo | None], sampler: Sampler, frames: int, views: int
+) -> list[Sample]:
     """Every clip of the usable items (item → probe, None for audio: one window), in item order."""
     table = []
     for item, info in infos.items():
@@ -34,8 +36,16 @@ class FrameChoice:
     offset within the segments), or in training a random frame per segment, drawn from `pool` fixed
     candidates (0: the whole segment) by a generator seeded with (seed, epoch, sample)."""
 
-    def __init__(self, sampler: Sampler, frames: int, random: bool, pool: int, views: int, seed: int):
-        self.sampler, self.frames, self.random, self.views, self.seed = sampler, frames, random, views, seed
+    def __init__(
+        self, sampler: Sampler, frames: int, random: bool, pool: int, views: int, seed: int
+    ):
+        self.sampler, self.frames, self.random, self.views, self.seed = (
+            sampler,
+            frames,
+            random,
+            views,
+            seed,
+        )
         self.pool = pool if hasattr(sampler, "pool") else 0
 
     def indices(self, info: VideoInfo, sample: Sample, index: int, epoch: int) -> np.ndarray:
@@ -44,12 +54,16 @@ class FrameChoice:
             return self.fixed(info, sample)
         rng = np.random.default_rng((self.seed, epoch, index))
         if self.pool:
-            return self.sampler.pool(info, self.frames, self.pool)[np.arange(self.frames), rng.integers(0, self.pool, self.frames)]
+            return self.sampler.pool(info, self.frames, self.pool)[
+                np.arange(self.frames), rng.integers(0, self.pool, self.frames)
+            ]
         return self.sampler.indices(info, self.frames, sample.window, rng=rng)
 
     def fixed(self, info: VideoInfo, sample: Sample) -> np.ndarray:
         """The evaluation frames of a sample: its view's evenly offset positions."""
-        return self.sampler.indices(info, self.frames, sample.window, offset=(sample.view + 0.5) / self.views)
+        return self.sampler.indices(
+            info, self.frames, sample.window, offset=(sample.view + 0.5) / self.views
+        )
 
     def drawable(self, info: VideoInfo, sample: Sample) -> np.ndarray | None:
         """Every frame a sample can read in any epoch (sorted), or None when that is not a fixed set

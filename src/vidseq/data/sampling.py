@@ -17,8 +17,14 @@ class Sampler(Protocol):
     def windows(self, info: VideoInfo, n: int) -> int:
         """Number of samples (clips) this video yields."""
 
-    def indices(self, info: VideoInfo, n: int, window: int = 0, rng: np.random.Generator | None = None,
-                offset: float = 0.5) -> np.ndarray:
+    def indices(
+        self,
+        info: VideoInfo,
+        n: int,
+        window: int = 0,
+        rng: np.random.Generator | None = None,
+        offset: float = 0.5,
+    ) -> np.ndarray:
         """`n` frame indices of sample `window`; random when `rng` is given, else at `offset` in [0, 1)."""
 
 
@@ -34,8 +40,14 @@ class UniformSampler:
         """One sample per video."""
         return 1
 
-    def indices(self, info: VideoInfo, n: int, window: int = 0, rng: np.random.Generator | None = None,
-                offset: float = 0.5) -> np.ndarray:
+    def indices(
+        self,
+        info: VideoInfo,
+        n: int,
+        window: int = 0,
+        rng: np.random.Generator | None = None,
+        offset: float = 0.5,
+    ) -> np.ndarray:
         """Frame index of each of the `n` segments."""
         _check_n(n)
         edges = np.linspace(0, info.frames, n + 1)
@@ -48,7 +60,9 @@ class UniformSampler:
     def pool(self, info: VideoInfo, n: int, size: int) -> np.ndarray:
         """(n, size) fixed candidate frames per segment: training draws one per row, so a cache of
         these frames keeps the sampling random without decoding again."""
-        return np.stack([self.indices(info, n, offset=(j + 0.5) / size) for j in range(size)], axis=1)
+        return np.stack(
+            [self.indices(info, n, offset=(j + 0.5) / size) for j in range(size)], axis=1
+        )
 
 
 class SlidingSampler:
@@ -64,7 +78,9 @@ class SlidingSampler:
 
     def __init__(self, stride: float | None = None, sequence_time: float | None = None):
         if stride is not None and stride <= 0 or sequence_time is not None and sequence_time <= 0:
-            raise VidseqError(f"sliding sampler needs stride > 0 and sequence_time > 0 (got {stride}, {sequence_time}).")
+            raise VidseqError(
+                f"sliding sampler needs stride > 0 and sequence_time > 0 (got {stride}, {sequence_time})."
+            )
         self.stride = stride
         self.sequence_time = sequence_time
 
@@ -82,18 +98,31 @@ class SlidingSampler:
         _check_n(n)
         return len(self.starts(info, n))
 
-    def indices(self, info: VideoInfo, n: int, window: int = 0, rng: np.random.Generator | None = None,
-                offset: float = 0.5) -> np.ndarray:
+    def indices(
+        self,
+        info: VideoInfo,
+        n: int,
+        window: int = 0,
+        rng: np.random.Generator | None = None,
+        offset: float = 0.5,
+    ) -> np.ndarray:
         """Frames of window `window` (rng and offset do not move a sliding window)."""
         start = self.starts(info, n)[window]
         times = info.times()
-        too_short = info.frames < n if self.sequence_time is None else times[-1] + 1.0 / info.fps < self.sequence_time
+        too_short = (
+            info.frames < n
+            if self.sequence_time is None
+            else times[-1] + 1.0 / info.fps < self.sequence_time
+        )
         if too_short:
             return UniformSampler().indices(info, n)
         if self.sequence_time is None:
             return np.arange(start, start + n, dtype=np.int64)
         wanted = start + np.arange(n) * (self.sequence_time / n)
-        return np.array([min(bisect.bisect_right(times, t + 1e-9) - 1, info.frames - 1) for t in wanted], dtype=np.int64)
+        return np.array(
+            [min(bisect.bisect_right(times, t + 1e-9) - 1, info.frames - 1) for t in wanted],
+            dtype=np.int64,
+        )
 
 
 SAMPLERS: dict[str, Callable[..., Sampler]] = {"uniform": UniformSampler, "sliding": SlidingSampler}
@@ -109,7 +138,9 @@ def get_sampler(sampler: str | Sampler, **options) -> Sampler:
     if not isinstance(sampler, str):
         return sampler
     if sampler not in SAMPLERS:
-        raise VidseqError(f"sampler {sampler!r} is unknown; choose one of {', '.join(sorted(SAMPLERS))}.")
+        raise VidseqError(
+            f"sampler {sampler!r} is unknown; choose one of {', '.join(sorted(SAMPLERS))}."
+        )
     return SAMPLERS[sampler](**options)
 
 

@@ -15,11 +15,17 @@ from vidseq.data.spec import ClipSpec
 from vidseq.errors import VideoDecodeError
 
 
-def open_source(path: str, spec: ClipSpec, cache: ClipCache | None) -> "VideoSource | AudioSource | str":
+def open_source(
+    path: str, spec: ClipSpec, cache: ClipCache | None
+) -> "VideoSource | AudioSource | str":
     """The clip source of one file (a video is probed; audio is decoded when first read), or the
     reason it cannot be used."""
     try:
-        source = AudioSource(path, (), spec, cache) if is_audio(path) else VideoSource(probe(path), (), spec, cache)
+        source = (
+            AudioSource(path, (), spec, cache)
+            if is_audio(path)
+            else VideoSource(probe(path), (), spec, cache)
+        )
         st = os.stat(path)
     except VideoDecodeError as e:
         return e.reason
@@ -51,7 +57,12 @@ class VideoSource:
                 self.cache.put(keys[i], frames[i])
         return np.concatenate([frames[int(i)] for i in indices])
 
-    def clip(self, indices: np.ndarray, augment: str | bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+    def clip(
+        self,
+        indices: np.ndarray,
+        augment: str | bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray:
         """The frames `indices`, with one clip-consistent augmentation drawn from `rng` when asked."""
         clip = self.read(indices)
         return augment_clip(clip, rng, augment) if augment and rng is not None else clip
@@ -79,7 +90,9 @@ class AudioSource:
                 self.cache.put(key, image)
         return image
 
-    def clip(self, augment: str | bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+    def clip(
+        self, augment: str | bool = False, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
         """(frames, mels, width, 1) windows, from an augmented image when asked."""
         image = self.image()
         if augment and rng is not None:

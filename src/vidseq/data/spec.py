@@ -35,21 +35,36 @@ class ClipSpec:
 
     def __post_init__(self):
         if isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < 1:
-            raise VidseqError(f"frames must be a positive integer. Received: frames={self.frames!r}")
+            raise VidseqError(
+                f"frames must be a positive integer. Received: frames={self.frames!r}"
+            )
         object.__setattr__(self, "size", parse_size(self.size))
         if self.resize not in FIT_MODES:
-            raise VidseqError(f"resize must be one of {', '.join(FIT_MODES)}. Received: resize={self.resize!r}")
-        modalities = (self.modalities,) if isinstance(self.modalities, str) else tuple(self.modalities)
+            raise VidseqError(
+                f"resize must be one of {', '.join(FIT_MODES)}. Received: resize={self.resize!r}"
+            )
+        modalities = (
+            (self.modalities,) if isinstance(self.modalities, str) else tuple(self.modalities)
+        )
         unknown = [m for m in modalities if m not in MODALITIES]
         if unknown or not modalities:
-            raise VidseqError(f"modality must be one or more of {', '.join(MODALITIES)}. "
-                              f"Received: modality={self.modalities!r}")
+            raise VidseqError(
+                f"modality must be one or more of {', '.join(MODALITIES)}. "
+                f"Received: modality={self.modalities!r}"
+            )
         object.__setattr__(self, "modalities", modalities)
         check_norm(self.audio_norm)
 
     @classmethod
-    def of(cls, frames: int = 8, size: int | str | Sequence[int] = (112, 112), resize: str = "crop",
-           gray: bool = False, modality: str | Sequence[str] = "rgb", audio_norm: str = "band") -> "ClipSpec":
+    def of(
+        cls,
+        frames: int = 8,
+        size: int | str | Sequence[int] = (112, 112),
+        resize: str = "crop",
+        gray: bool = False,
+        modality: str | Sequence[str] = "rgb",
+        audio_norm: str = "band",
+    ) -> "ClipSpec":
         """A spec from ClipDataset's keywords (`modality` may be one name or several)."""
         return cls(frames, size, resize, gray, modality, audio_norm)
 

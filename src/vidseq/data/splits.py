@@ -20,8 +20,15 @@ class Item(Protocol):
 T = TypeVar("T", bound=Item)
 
 
-def split_items(items: Sequence[T], num_classes: int, val: float, test: float, seed: int,
-                folds: int | None = None, fold: int | None = None) -> tuple[list[T], list[T], list[T]]:
+def split_items(
+    items: Sequence[T],
+    num_classes: int,
+    val: float,
+    test: float,
+    seed: int,
+    folds: int | None = None,
+    fold: int | None = None,
+) -> tuple[list[T], list[T], list[T]]:
     """(train, val, test) items; no group in two parts; deterministic for a seed.
 
     With `folds=k, fold=i` the test part is grouped fold i of k and `val` is the fraction of the
@@ -30,7 +37,9 @@ def split_items(items: Sequence[T], num_classes: int, val: float, test: float, s
     groups = _group_table(items, num_classes)
     rng = np.random.default_rng(seed)
     if folds is not None:
-        if not (isinstance(folds, int) and folds >= 2 and isinstance(fold, int) and 0 <= fold < folds):
+        if not (
+            isinstance(folds, int) and folds >= 2 and isinstance(fold, int) and 0 <= fold < folds
+        ):
             raise VidseqError(f"folds={folds}, fold={fold}: need folds >= 2 and 0 <= fold < folds.")
         part = _assign(groups, [1.0 / folds] * folds, rng)
         rest = [g for g, p in zip(groups, part) if p != fold]
@@ -40,7 +49,9 @@ def split_items(items: Sequence[T], num_classes: int, val: float, test: float, s
         val_keys = {g[0] for g, p in zip(rest, sub) if p == 1}
     else:
         if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
-            raise VidseqError(f"val={val}, test={test}: each must be in [0, 1) and together below 1.")
+            raise VidseqError(
+                f"val={val}, test={test}: each must be in [0, 1) and together below 1."
+            )
         part = _assign(groups, [1.0 - val - test, val, test], rng)
         val_keys = {g[0] for g, p in zip(groups, part) if p == 1}
         test_keys = {g[0] for g, p in zip(groups, part) if p == 2}
@@ -72,10 +83,14 @@ def _group_table(items: Sequence[Item], num_classes: int) -> list[tuple[str, np.
     return list(table.items())
 
 
-def _assign(groups: list[tuple[str, np.ndarray]], fractions: Sequence[float], rng: np.random.Generator) -> list[int]:
+def _assign(
+    groups: list[tuple[str, np.ndarray]], fractions: Sequence[float], rng: np.random.Generator
+) -> list[int]:
     """Greedy stratified assignment of whole groups to parts with the given size fractions."""
     order = rng.permutation(len(groups))
-    order = sorted(order, key=lambda i: -groups[i][1].sum())  # big groups first, random among equals
+    order = sorted(
+        order, key=lambda i: -groups[i][1].sum()
+    )  # big groups first, random among equals
     total = sum(c for _, c in groups)
     target = np.array(fractions)[:, None] * total[None, :]
     have = np.zeros_like(target)

@@ -15,9 +15,18 @@ MOTION_CLASSES = ("grow", "shrink", "grow-shrink", "shrink-grow")
 _CONTAINER_CODEC = {".mp4": "libx264", ".mkv": "libx264", ".avi": "mpeg4", ".webm": "libvpx-vp9"}
 
 
-def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 25,
-                codec: str | None = None, gop: int = 12, bframes: int = 0, quality: int = 23,
-                pix_fmt: str = "yuv420p", container_options: dict | None = None, rotation: int = 0) -> Path:
+def write_video(
+    path: str | os.PathLike,
+    frames: Iterable[np.ndarray],
+    fps: float = 25,
+    codec: str | None = None,
+    gop: int = 12,
+    bframes: int = 0,
+    quality: int = 23,
+    pix_fmt: str = "yuv420p",
+    container_options: dict | None = None,
+    rotation: int = 0,
+) -> Path:
     """Encode uint8 RGB frames (H, W, 3; even H and W for yuv420p) to a real video file with PyAV;
     `rotation` (counter-clockwise degrees) is written as the stream's display matrix."""
     out = Path(path)
@@ -28,7 +37,12 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
         stream.pix_fmt = pix_fmt
         stream.codec_context.gop_size = gop
         if codec == "libx264":
-            stream.options = {"crf": str(quality), "bf": str(bframes), "keyint_min": str(min(gop, 25)), "sc_threshold": "0"}
+            stream.options = {
+                "crf": str(quality),
+                "bf": str(bframes),
+                "keyint_min": str(min(gop, 25)),
+                "sc_threshold": "0",
+            }
         elif codec in ("mpeg4", "mpeg2video"):
             stream.options = {"qscale": "3", "bf": str(bframes)}
         elif codec.startswith("libvpx"):
@@ -38,12 +52,16 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
                 stream.height, stream.width = rgb.shape[:2]
                 if rotation:
                     stream.set_display_rotation(rotation)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
+            container.mux(
+                stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"))
+            )
         container.mux(stream.encode())
     return out
 
 
-def motion_clip(kind: str, rng: np.random.Generator, frames: int = 16, size: int = 64) -> np.ndarray:
+def motion_clip(
+    kind: str, rng: np.random.Generator, frames: int = 16, size: int = 64
+) -> np.ndarray:
     """One clip where only the motion tells the class: a striped disc on a textured background.
 
     The disc grows, shrinks, grows then shrinks, or shrinks then grows, while it turns and
@@ -64,7 +82,9 @@ def motion_clip(kind: str, rng: np.random.Generator, frames: int = 16, size: int
     r_small, r_big = 0.08 * size, 0.28 * size
     radius = r_small + (r_big - r_small) * profile
     angle = rng.uniform(0, np.pi) + rng.uniform(-1.0, 1.0) * t
-    drift = rng.uniform(0, 0.15 * size) * np.array([np.cos(a := rng.uniform(0, 2 * np.pi)), np.sin(a)])
+    drift = rng.uniform(0, 0.15 * size) * np.array(
+        [np.cos(a := rng.uniform(0, 2 * np.pi)), np.sin(a)]
+    )
     centre = rng.uniform(r_big + 0.08 * size, size - r_big - 0.08 * size, 2)
     cx, cy = centre[0] + drift[0] * (t - 0.5), centre[1] + drift[1] * (t - 0.5)
     background = 0.4 * _texture(rng, size, size, smooth=8) + 76
@@ -84,8 +104,15 @@ def motion_clip(kind: str, rng: np.random.Generator, frames: int = 16, size: int
     return out
 
 
-def make_motion_dataset(root: str | os.PathLike, per_class: int = 40, frames: int = 16, size: int = 64,
-                        classes: tuple[str, ...] = MOTION_CLASSES, ext: str = ".mp4", seed: int = 0) -> Path:
+def make_motion_dataset(
+    root: str | os.PathLike,
+    per_class: int = 40,
+    frames: int = 16,
+    size: int = 64,
+    classes: tuple[str, ...] = MOTION_CLASSES,
+    ext: str = ".mp4",
+    seed: int = 0,
+) -> Path:
     """Write `per_class` videos for each motion class under root/<class>/; returns root."""
     base = Path(root)
     rng = np.random.default_rng(seed)

@@ -30,8 +30,8 @@ from vidseq.deploy import runtime
 from vidseq.deploy.manifest import input_contract, preprocess_manifest
 from vidseq.deploy.portable import portable_clone
 from vidseq.errors import VidseqError
-from vidseq.run.rundir import RunDir
 from vidseq.io import write_atomic
+from vidseq.run.rundir import RunDir
 
 log = logging.getLogger("vidseq")
 EXTRA = "pip install 'vidseq[export]'"
@@ -66,7 +66,9 @@ class ExportResult:
     max_abs_diff: float  # over the check batches, against the Keras model
 
 
-def export_run(run: str | os.PathLike, format: str, out: str | os.PathLike, unsafe: bool = False) -> ExportResult:
+def export_run(
+    run: str | os.PathLike, format: str, out: str | os.PathLike, unsafe: bool = False
+) -> ExportResult:
     """Export the model of run directory `run` to the new folder `out` as `format` (onnx, saved_model, tflite)."""
     check_format(format)
     cfg, model, classes = RunDir(run).load(unsafe)
@@ -78,38 +80,59 @@ def check_format(format: str) -> Format:
     if format not in FORMATS:
         raise VidseqError(f"export format {format!r} is unknown; use one of {', '.join(FORMATS)}.")
     if keras.backend.backend() != "tensorflow":
-        raise VidseqError(f"export runs on the TensorFlow backend, not {keras.backend.backend()}; "
-                          "set KERAS_BACKEND=tensorflow.")
+        raise VidseqError(
+            f"export runs on the TensorFlow backend, not {keras.backend.backend()}; "
+            "set KERAS_BACKEND=tensorflow."
+        )
     spec = FORMATS[format]
     missing = [m for m in spec.modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise VidseqError(f"exporting to {format} needs {' and '.join(missing)}, not installed here; run {EXTRA}.")
+        raise VidseqError(
+            f"exporting to {format} needs {' and '.join(missing)}, not installed here; run {EXTRA}."
+        )
     return spec
 
 
-def export_model(model: keras.Model, format: str, out: str | os.PathLike, classes: list[str],
-                 preprocess: dict | None = None) -> ExportResult:
+def export_model(
+    model: keras.Model,
+    format: str,
+    out: str | os.PathLike,
+    classes: list[str],
+    preprocess: dict | None = None,
+) -> ExportResult:
     """Export `model` to the new folder `out`: the artifact, classes.json and preprocess.json, checked."""
     spec = check_format(format)
     target = Path(out)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise VidseqError(f"{target} already exists; export into a new folder.")
     if model.output_shape[-1] != len(classes):
-        raise VidseqError(f"the model has {model.output_shape[-1]} outputs but {len(classes)} classes were given.")
+        raise VidseqError(
+            f"the model has {model.output_shape[-1]} outputs but {len(classes)} classes were given."
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        result = _export_into(model, format, spec, staging, classes, preprocess or {"input": input_contract(model)})
+        result = _export_into(
+            model, format, spec, staging, classes, preprocess or {"input": input_contract(model)}
+        )
         if target.exists():
             target.rmdir()
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ExportResult(target / spec.artifact, format, result.seconds, result.bytes, result.max_abs_diff)
+    return ExportResult(
+        target / spec.artifact, format, result.seconds, result.bytes, result.max_abs_diff
+    )
 
 
-def _export_into(model: keras.Model, format: str, spec: Format, folder: Path, classes: list[str],
-                 preprocess: dict) -> ExportResult:
+def _export_into(
+    model: keras.Model,
+    format: str,
+    spec: Format,
+    folder: Path,
+    classes: list[str],
+    preprocess: dict,
+) -> ExportResult:
     """Convert, check and describe into `folder`."""
     import tensorflow as tf
 
@@ -122,15 +145,30 @@ def _export_into(model: keras.Model, format: str, spec: Format, folder: Path, cl
         runner = runtime.load(format, str(artifact))
         diff = check_artifact(model, format, runner)
     size = _size(artifact)
-    described = {**preprocess, "artifact": {
-        "format": format, "file": spec.artifact, "inputs": runner.input_names, "output": runner.output_names[0],
-        "batch": "dynamic", "checked_batches": list(CHECK_BATCHES), "max_abs_diff": diff, "tolerance": spec.tolerance,
-        "made_with": _versions(("keras", "tensorflow", *spec.modules)),
-    }}
+    described = {
+        **preprocess,
+        "artifact": {
+            "format": format,
+            "file": spec.artifact,
+            "inputs": runner.input_names,
+            "output": runner.output_names[0],
+            "batch": "dynamic",
+            "checked_batches": list(CHECK_BATCHES),
+            "max_abs_diff": diff,
+            "tolerance": spec.tolerance,
+            "made_with": _versions(("keras", "tensorflow", *spec.modules)),
+        },
+    }
     write_atomic(folder / "classes.json", json.dumps(classes).encode())
     write_atomic(folder / "preprocess.json", json.dumps(described, indent=1).encode())
-    log.info("exported %s as %s in %.1f s: %.2f MB, max |Δp| %.1e on random clips", model.name, format,
-             seconds, size / 1e6, diff)
+    log.info(
+        "exported %s as %s in %.1f s: %.2f MB, max |Δp| %.1e on random clips",
+        model.name,
+        format,
+        seconds,
+        size / 1e6,
+        diff,
+    )
     return ExportResult(artifact, format, seconds, size, diff)
 
 
@@ -145,8 +183,10 @@ def _convert(clone: keras.Model, format: str, spec: Format, artifact: Path) -> N
         with _quiet():
             clone.export(str(artifact), format=spec.keras_name, verbose=False, **options)
     except Exception as e:  # converters raise many types; the model, not the user, is the cause
-        raise VidseqError(f"model {clone.name!r} cannot be exported to {format} ({_reason(e)}); "
-                          "--format saved_model exports every zoo model.") from None
+        raise VidseqError(
+            f"model {clone.name!r} cannot be exported to {format} ({_reason(e)}); "
+            "--format saved_model exports every zoo model."
+        ) from None
 
 
 @contextlib.contextmanager
@@ -170,7 +210,9 @@ def check_artifact(model: keras.Model, format: str, runner: runtime.Runner, seed
     each batch size of CHECK_BATCHES; an error when its inputs or the difference are not as they should be."""
     names = sorted(t.name for t in model.inputs)
     if sorted(runner.input_names) != names:
-        raise VidseqError(f"the {format} export takes inputs {runner.input_names}, not {names}; use saved_model.")
+        raise VidseqError(
+            f"the {format} export takes inputs {runner.input_names}, not {names}; use saved_model."
+        )
     rng = np.random.default_rng(seed)
     worst = 0.0
     for batch in CHECK_BATCHES:
@@ -178,11 +220,15 @@ def check_artifact(model: keras.Model, format: str, runner: runtime.Runner, seed
         expected = keras_predict(model, inputs)
         got = runner(inputs)
         if got.shape != expected.shape:
-            raise VidseqError(f"the {format} export gives shape {got.shape}, not {expected.shape}; use saved_model.")
+            raise VidseqError(
+                f"the {format} export gives shape {got.shape}, not {expected.shape}; use saved_model."
+            )
         worst = max(worst, float(np.abs(got - expected).max()))
     if worst > FORMATS[format].tolerance:
-        raise VidseqError(f"the {format} export of {model.name!r} differs from the Keras model by {worst:.1e} "
-                          f"(more than {FORMATS[format].tolerance:.0e}); use --format saved_model.")
+        raise VidseqError(
+            f"the {format} export of {model.name!r} differs from the Keras model by {worst:.1e} "
+            f"(more than {FORMATS[format].tolerance:.0e}); use --format saved_model."
+        )
     return worst
 
 
@@ -204,9 +250,16 @@ def _reason(error: Exception) -> str:
 
 def _size(path: Path) -> int:
     """Bytes of a file, or of every file below a folder."""
-    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return (
+        path.stat().st_size
+        if path.is_file()
+        else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    )
 
 
 def _versions(modules) -> dict[str, str]:
     """The versions of the (imported) `modules`."""
-    return {m: getattr(importlib.import_module(m), "__version__", "unknown") for m in dict.fromkeys(modules)}
+    return {
+        m: getattr(importlib.import_module(m), "__version__", "unknown")
+        for m in dict.fromkeys(modules)
+    }

@@ -15,7 +15,7 @@ import numpy as np
 
 from vidseq.data.audio import AUDIO_EXTENSIONS
 from vidseq.data.dataset import ClipDataset
-from vidseq.data.probe import LIMITS, open_video
+from vidseq.data.media import LIMITS, open_video
 from vidseq.data.sources import AudioSource
 from vidseq.deploy.upload import ServeError
 from vidseq.errors import VidseqError
@@ -37,9 +37,15 @@ class Predictor:
 
     def info(self) -> dict:
         """What the page shows about the run: its model, classes and clips."""
-        return {"run": self.run.path.name, "model": self.cfg.model, "classes": list(self.classes),
-                "kind": "audio" if self.audio else "video", "frames": self.cfg.frames, "size": self.cfg.size,
-                "sampler": self.cfg.sampler}
+        return {
+            "run": self.run.path.name,
+            "model": self.cfg.model,
+            "classes": list(self.classes),
+            "kind": "audio" if self.audio else "video",
+            "frames": self.cfg.frames,
+            "size": self.cfg.size,
+            "sampler": self.cfg.sampler,
+        }
 
     def media_suffix(self, path: Path, filename: str) -> str:
         """The file name suffix for what PyAV finds in `path` (415 when it holds no stream this run
@@ -47,31 +53,54 @@ class Predictor:
         try:
             with open_video(str(path)) as container:
                 names = container.format.name.split(",") + sorted(container.format.extensions)
-                video = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+                video = [
+                    s
+                    for s in container.streams.video
+                    if not s.disposition & av.stream.Disposition.attached_pic
+                ]
                 has_audio, seconds = bool(container.streams.audio), (container.duration or 0) / 1e6
         except (av.FFmpegError, OSError, UnicodeDecodeError):
-            raise ServeError(415, f"{filename} is not a video or audio file (PyAV cannot open it); "
-                                  "upload a video such as MP4, MKV, WebM or AVI, or audio such as WAV, MP3 or FLAC.") from None
+            raise ServeError(
+                415,
+                f"{filename} is not a video or audio file (PyAV cannot open it); "
+                "upload a video such as MP4, MKV, WebM or AVI, or audio such as WAV, MP3 or FLAC.",
+            ) from None
         wanted, present = ("audio", has_audio) if self.audio else ("video", bool(video))
         if not present:
-            raise ServeError(415, f"{filename} holds no {wanted} stream, and this run classifies {wanted}; "
-                                  f"upload {'an audio' if self.audio else 'a video'} file.")
+            raise ServeError(
+                415,
+                f"{filename} holds no {wanted} stream, and this run classifies {wanted}; "
+                f"upload {'an audio' if self.audio else 'a video'} file.",
+            )
         if self.audio and seconds > LIMITS.max_seconds:
-            raise ServeError(422, f"{filename} lasts {seconds:.0f} s, over the limit of {LIMITS.max_seconds:.0f} s "
-                                  "(vidseq.data.probe.LIMITS.max_seconds).")
+            raise ServeError(
+                422,
+                f"{filename} lasts {seconds:.0f} s, over the limit of {LIMITS.max_seconds:.0f} s "
+                "(vidseq.data.probe.LIMITS.max_seconds).",
+            )
         fits = [n for n in names if (n in _AUDIO) == self.audio]
         return "." + (fits[0] if fits else "wav" if self.audio else "mp4")
 
-    def predict(self, path: Path, filename: str, top: int = 3, window: float | None = None,
-                frames: bool = False) -> dict:
+    def predict(
+        self,
+        path: Path,
+        filename: str,
+        top: int = 3,
+        window: float | None = None,
+        frames: bool = False,
+    ) -> dict:
         """`{"file", "top"}` as a line of `vidseq predict --json`; with `window`, a `"timeline"` of
         `window`-second clips; with `frames`, the `"frames"` of the clip the model saw as PNGs."""
         with self._lock:
             try:
-                reason = screen_file(self.cfg, str(path))  # the clip and last frame decode, or the reason
+                reason = screen_file(
+                    self.cfg, str(path)
+                )  # the clip and last frame decode, or the reason
                 if reason is not None:
                     raise ServeError(422, _sentence(filename, reason, path))
-                results, ds = predict_loaded(self.cfg, self.model, self.classes, [str(path)], top=top)
+                results, ds = predict_loaded(
+                    self.cfg, self.model, self.classes, [str(path)], top=top
+                )
                 if "error" in results[0]:
                     raise ServeError(422, _sentence(filename, results[0]["error"], path))
                 result = {"file": filename, "top": results[0]["top"]}
@@ -88,8 +117,12 @@ class Predictor:
     def _timeline(self, path: Path, window: float) -> dict:
         """Window centres (s) and class probabilities of `window`-second clips slid over a video."""
         centres, probs = timeline_loaded(self.cfg, self.model, path, window)
-        return {"window": window, "times": [float(t) for t in centres], "classes": list(self.classes),
-                "probabilities": np.asarray(probs, np.float64).tolist()}
+        return {
+            "window": window,
+            "times": [float(t) for t in centres],
+            "classes": list(self.classes),
+            "probabilities": np.asarray(probs, np.float64).tolist(),
+        }
 
 
 _AUDIO = {e.lstrip(".") for e in AUDIO_EXTENSIONS}
@@ -111,8 +144,10 @@ def seen_frames(ds: ClipDataset, sample: int) -> list[dict]:
     if isinstance(source, AudioSource):
         return [{"index": None, "time": None, "image": _png(np.flipud(w))} for w in clip]
     times = source.info.times()
-    return [{"index": int(i), "time": round(float(times[i]), 3), "image": _png(f)}
-            for i, f in zip(ds.frame_indices(sample), clip)]
+    return [
+        {"index": int(i), "time": round(float(times[i]), 3), "image": _png(f)}
+        for i, f in zip(ds.frame_indices(sample), clip)
+    ]
 
 
 def _png(frame: np.ndarray) -> str:

@@ -16,8 +16,8 @@ from vidseq.data import audio
 from vidseq.data.decode import RESAMPLING
 from vidseq.data.motion import MOTION
 from vidseq.data.transforms import parse_size
-from vidseq.run.rundir import RunDir
 from vidseq.run.datasets import modalities
+from vidseq.run.rundir import RunDir
 
 LAYOUT = "batch, frames, height, width, channels"
 
@@ -67,9 +67,14 @@ def _audio(cfg: RunConfig, mels: int, columns: int) -> dict:
     """How a sound becomes `frames` spectrogram windows (the defaults of vidseq.data.audio)."""
     image = _defaults(audio.spectrogram_image, "duration", "sample_rate", "offset")
     return {
-        **image, **_defaults(audio.log_mel, "win_ms", "hop_ms"),
-        "mels": mels, "window_columns": columns, "audio_norm": cfg.spectrogram_norm,
-        "dynamic_range_db": audio.DYNAMIC_RANGE_DB, "band_range_db": audio.BAND_RANGE_DB, "sound_db": audio.SOUND_DB,
+        **image,
+        **_defaults(audio.log_mel, "win_ms", "hop_ms"),
+        "mels": mels,
+        "window_columns": columns,
+        "audio_norm": cfg.spectrogram_norm,
+        "dynamic_range_db": audio.DYNAMIC_RANGE_DB,
+        "band_range_db": audio.BAND_RANGE_DB,
+        "sound_db": audio.SOUND_DB,
     }
 
 

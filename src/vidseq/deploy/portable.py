@@ -18,7 +18,9 @@ import keras
 from keras import ops
 
 RECURRENT = frozenset({"LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"})
-CUDNN = frozenset({"LSTM", "GRU"})  # the layers with a cuDNN kernel (`use_cudnn`, not in their config)
+CUDNN = frozenset(
+    {"LSTM", "GRU"}
+)  # the layers with a cuDNN kernel (`use_cudnn`, not in their config)
 
 
 @keras.saving.register_keras_serializable(package="vidseq")
@@ -59,7 +61,10 @@ def portable_clone(model: keras.Model) -> keras.Model:
     """A clone of `model` with the rewrites above and its weights, called once (exporters need that)."""
     clone = type(model).from_config(_rewrite(model.get_config()))
     clone.set_weights(model.get_weights())
-    clone(keras.tree.map_structure(lambda t: ops.zeros((1, *t.shape[1:]), t.dtype), clone.input), training=False)
+    clone(
+        keras.tree.map_structure(lambda t: ops.zeros((1, *t.shape[1:]), t.dtype), clone.input),
+        training=False,
+    )
     return clone
 
 
@@ -76,8 +81,12 @@ def _rewrite(node):
     if name in RECURRENT:
         node["config"] = {**cfg, "unroll": True, **({"use_cudnn": False} if name in CUDNN else {})}
     elif name == "MaxPooling3D" and _pool_is_tiling(cfg):
-        node.update(class_name="FrameMaxPooling3D", module=__name__, registered_name="vidseq>FrameMaxPooling3D",
-                    config={**cfg, "pool_size": list(cfg["pool_size"])})
+        node.update(
+            class_name="FrameMaxPooling3D",
+            module=__name__,
+            registered_name="vidseq>FrameMaxPooling3D",
+            config={**cfg, "pool_size": list(cfg["pool_size"])},
+        )
     elif cfg.get("activation") == "gelu":
         node["config"] = {**cfg, "activation": keras.saving.serialize_keras_object(gelu_erf)}
     return node
@@ -86,5 +95,8 @@ def _rewrite(node):
 def _pool_is_tiling(cfg: dict) -> bool:
     """Whether a MaxPooling3D config tiles its input: valid padding, channels last, stride = window."""
     strides = cfg.get("strides") or cfg["pool_size"]
-    return (cfg.get("padding", "valid") == "valid" and cfg.get("data_format", "channels_last") == "channels_last"
-            and tuple(strides) == tuple(cfg["pool_size"]))
+    return (
+        cfg.get("padding", "valid") == "valid"
+        and cfg.get("data_format", "channels_last") == "channels_last"
+        and tuple(strides) == tuple(cfg["pool_size"])
+    )

@@ -39,7 +39,9 @@ class OnnxRunner(Runner):
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def _run(self, inputs):
-        return self.session.run(self.output_names[:1], {name: inputs[name] for name in self.input_names})[0]
+        return self.session.run(
+            self.output_names[:1], {name: inputs[name] for name in self.input_names}
+        )[0]
 
 
 class TfliteRunner(Runner):
@@ -86,7 +88,9 @@ def main(argv: list[str]) -> int:
         return 2
     fmt, artifact, pairs = argv[0], argv[1], argv[2:]
     for name in BLOCKED:
-        sys.modules.setdefault(name, None)  # `import keras` now fails, and TensorFlow skips its optional import
+        sys.modules.setdefault(
+            name, None
+        )  # `import keras` now fails, and TensorFlow skips its optional import
     runner = load(fmt, artifact)
     shapes = []
     for inputs_path, out_path in zip(pairs[::2], pairs[1::2]):
@@ -94,11 +98,15 @@ def main(argv: list[str]) -> int:
             probs = runner({k: data[k] for k in data.files})
         np.save(out_path, probs)
         shapes.append(list(probs.shape))
-    loaded = sorted(m for m, module in sys.modules.items() if module is not None and m.split(".")[0] in BLOCKED)
+    loaded = sorted(
+        m for m, module in sys.modules.items() if module is not None and m.split(".")[0] in BLOCKED
+    )
     print(json.dumps({"inputs": runner.input_names, "shapes": shapes, "loaded": loaded}))
     return 0
 
 
 if __name__ == "__main__":
-    sys.path.pop(0)  # this file's folder: the names of its sibling modules must not shadow top-level ones
+    sys.path.pop(
+        0
+    )  # this file's folder: the names of its sibling modules must not shadow top-level ones
     sys.exit(main(sys.argv[1:]))

@@ -43,11 +43,14 @@ UPLOAD_SECONDS = 600
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-                               "frame-ancestors 'none'; form-action 'self'",
+    "frame-ancestors 'none'; form-action 'self'",
     "Referrer-Policy": "no-referrer",
 }
-STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-          "style.css": "text/css; charset=utf-8"}
+STATIC = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
 
 
 class SecurityHeaders:
@@ -80,8 +83,11 @@ class Gate:
     async def admit(self) -> AsyncIterator[None]:
         """Hold a place for one request (503 when every place is taken)."""
         if self.admitted >= self.capacity:
-            raise ServeError(503, f"the server is busy ({self.capacity} requests running or waiting); "
-                                  "try again in a moment.")
+            raise ServeError(
+                503,
+                f"the server is busy ({self.capacity} requests running or waiting); "
+                "try again in a moment.",
+            )
         self.admitted += 1
         try:
             yield
@@ -93,14 +99,22 @@ class Service:
     """The endpoints, around one Predictor, a private scratch folder and the limits."""
 
     def __init__(self, predictor: Predictor, scratch: Path, max_upload_bytes: int, waiting: int):
-        self.predictor, self.scratch, self.limit, self.gate = predictor, scratch, max_upload_bytes, Gate(waiting)
+        self.predictor, self.scratch, self.limit, self.gate = (
+            predictor,
+            scratch,
+            max_upload_bytes,
+            Gate(waiting),
+        )
 
     async def page(self, request: Request) -> Response:
         """The page, or one of its static files."""
         name = request.path_params.get("name", "index.html")
         if name not in STATIC:
             raise HTTPException(404)
-        return Response(resources.files("vidseq.deploy").joinpath("static", name).read_bytes(), media_type=STATIC[name])
+        return Response(
+            resources.files("vidseq.deploy").joinpath("static", name).read_bytes(),
+            media_type=STATIC[name],
+        )
 
     async def info(self, request: Request) -> JSONResponse:
         """The run's model, classes and clips, and the upload limit."""
@@ -126,10 +140,14 @@ class Service:
     async def _predict(self, request: Request, folder: Path, options: dict) -> dict:
         upload = folder / "upload"
         try:
-            with anyio.fail_after(UPLOAD_SECONDS):  # a client that trickles its body keeps no place for long
+            with anyio.fail_after(
+                UPLOAD_SECONDS
+            ):  # a client that trickles its body keeps no place for long
                 filename = await receive_upload(request, upload, self.limit)
         except TimeoutError:
-            raise ServeError(408, f"the upload took over {UPLOAD_SECONDS} s; send it again on a faster link.") from None
+            raise ServeError(
+                408, f"the upload took over {UPLOAD_SECONDS} s; send it again on a faster link."
+            ) from None
         media = await run_in_threadpool(self.predictor.media_suffix, upload, filename)
         path = upload.rename(folder / f"upload{media}")
         return await run_in_threadpool(self.predictor.predict, path, filename, **options)
@@ -143,11 +161,17 @@ class Service:
             window = float(query.get("window", 2.0))
             timeline, frames = (_flag(query.get(k, "0")) for k in ("timeline", "frames"))
         except ValueError:
-            raise ServeError(400, "query values must be top=<int>, window=<seconds>, timeline=0|1 and frames=0|1.") from None
+            raise ServeError(
+                400,
+                "query values must be top=<int>, window=<seconds>, timeline=0|1 and frames=0|1.",
+            ) from None
         if top < 1 or not 0.1 <= window <= 3600:
             raise ServeError(400, "top must be at least 1 and window 0.1 to 3600 seconds.")
         if timeline and self.predictor.audio:
-            raise ServeError(400, "a timeline needs a video run, and this run classifies audio; ask without timeline=1.")
+            raise ServeError(
+                400,
+                "a timeline needs a video run, and this run classifies audio; ask without timeline=1.",
+            )
         return {"top": top, "window": window if timeline else None, "frames": frames}
 
 
@@ -166,11 +190,18 @@ def error(status: int, sentence: str) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    return error(exc.status_code, {404: "there is nothing at this address; the page is at /.",
-                                   405: "this address does not take that method."}.get(exc.status_code, str(exc.detail)))
+    return error(
+        exc.status_code,
+        {
+            404: "there is nothing at this address; the page is at /.",
+            405: "this address does not take that method.",
+        }.get(exc.status_code, str(exc.detail)),
+    )
 
 
-def create_app(run: str | os.PathLike, max_upload_mb: float = 200, waiting: int = 2, unsafe: bool = False) -> Starlette:
+def create_app(
+    run: str | os.PathLike, max_upload_mb: float = 200, waiting: int = 2, unsafe: bool = False
+) -> Starlette:
     """The ASGI app serving `run` (its model loaded now, once): uploads up to `max_upload_mb` MB,
     one prediction at a time and `waiting` more requests admitted."""
     predictor = Predictor(run, unsafe)
@@ -184,27 +215,45 @@ def create_app(run: str | os.PathLike, max_upload_mb: float = 200, waiting: int 
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    routes = [Route("/", service.page), Route("/static/{name}", service.page), Route("/api/info", service.info),
-              Route("/api/predict", service.predict, methods=["POST"])]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan,
-                    exception_handlers={HTTPException: _http_error})
+    routes = [
+        Route("/", service.page),
+        Route("/static/{name}", service.page),
+        Route("/api/info", service.info),
+        Route("/api/predict", service.predict, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
+    )
     app.state.service = service
     return app
 
 
-def serve(run: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 200) -> None:
+def serve(
+    run: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 200
+) -> None:
     """Serve `run` at http://host:port/ until interrupted (127.0.0.1: this machine only)."""
     import uvicorn
 
     app = create_app(run, max_upload_mb)
     if not _loopback(host):
-        log.warning("serving on %s: other machines can reach this server and upload files to it", host)
+        log.warning(
+            "serving on %s: other machines can reach this server and upload files to it", host
+        )
     log.info("serving %s at http://%s:%d/ (Ctrl+C stops)", run, host, port)
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, log_level="info", server_header=False)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, log_level="info", server_header=False
+    )
     try:
-        uvicorn.Server(config).run()  # its log records go to the "uvicorn" loggers, configured by the caller
+        uvicorn.Server(
+            config
+        ).run()  # its log records go to the "uvicorn" loggers, configured by the caller
     except SystemExit:  # uvicorn's answer to an address it cannot bind (it has logged why)
-        raise VidseqError(f"cannot listen on {host}:{port} (in use or not allowed); choose another --port or --host.") from None
+        raise VidseqError(
+            f"cannot listen on {host}:{port} (in use or not allowed); choose another --port or --host."
+        ) from None
     except KeyboardInterrupt:  # Ctrl+C: uvicorn has shut down, and passes the signal on
         log.info("stopped serving %s", run)
 

@@ -26,8 +26,11 @@ class ServeError(VidseqError):
 
 def too_large(limit: int) -> ServeError:
     """The 413 error for a body over `limit` bytes."""
-    return ServeError(413, f"the upload is larger than the server's limit of {limit / 2**20:g} MB; "
-                           "send a shorter or smaller file, or start the server with a larger --max-upload-mb.")
+    return ServeError(
+        413,
+        f"the upload is larger than the server's limit of {limit / 2**20:g} MB; "
+        "send a shorter or smaller file, or start the server with a larger --max-upload-mb.",
+    )
 
 
 @dataclass
@@ -47,9 +50,15 @@ class _FileWriter:
 
     def callbacks(self) -> dict:
         """The callbacks MultipartParser calls."""
-        return {"on_part_begin": self._begin, "on_header_field": self._field, "on_header_value": self._value,
-                "on_header_end": self._header_end, "on_headers_finished": self._headers_done,
-                "on_part_data": self._data, "on_part_end": self._end}
+        return {
+            "on_part_begin": self._begin,
+            "on_header_field": self._field,
+            "on_header_value": self._value,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_done,
+            "on_part_data": self._data,
+            "on_part_end": self._end,
+        }
 
     def _begin(self) -> None:
         self.part = _Part()
@@ -70,7 +79,9 @@ class _FileWriter:
         name, filename = options.get(b"name"), options.get(b"filename")
         self.writing = self.filename is None and name == FIELD.encode() and filename is not None
         if self.writing:
-            self.filename = "".join(c if c.isprintable() else "?" for c in filename.decode("utf-8", "replace"))
+            self.filename = "".join(
+                c if c.isprintable() else "?" for c in filename.decode("utf-8", "replace")
+            )
 
     def _data(self, data: bytes, start: int, end: int) -> None:
         if self.writing:
@@ -88,15 +99,23 @@ async def receive_upload(request: Request, path: Path, limit: int) -> str:
         raise too_large(limit)
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     if kind != b"multipart/form-data" or not options.get(b"boundary"):
-        raise ServeError(400, f"send the file as multipart/form-data in a field named {FIELD!r} "
-                              f"(e.g. curl -F {FIELD}=@clip.mp4 URL).")
+        raise ServeError(
+            400,
+            f"send the file as multipart/form-data in a field named {FIELD!r} "
+            f"(e.g. curl -F {FIELD}=@clip.mp4 URL).",
+        )
     with open(path, "xb") as out:
         writer = _FileWriter(out)
         await _feed(request, MultipartParser(options[b"boundary"], writer.callbacks()), limit)
     if writer.filename is None:
-        raise ServeError(400, f"the form has no file in a field named {FIELD!r}; choose a file to upload.")
+        raise ServeError(
+            400, f"the form has no file in a field named {FIELD!r}; choose a file to upload."
+        )
     if os.path.getsize(path) == 0:
-        raise ServeError(415, f"{writer.filename or 'the upload'} is empty (0 bytes); upload a video or audio file.")
+        raise ServeError(
+            415,
+            f"{writer.filename or 'the upload'} is empty (0 bytes); upload a video or audio file.",
+        )
     return writer.filename
 
 
@@ -111,7 +130,10 @@ async def _feed(request: Request, parser: MultipartParser, limit: int) -> None:
             parser.write(chunk)
         parser.finalize()
     except FormParserError:
-        raise ServeError(400, "the multipart body is malformed; send the file with a browser form, "
-                              "curl -F or another HTTP client's multipart upload.") from None
+        raise ServeError(
+            400,
+            "the multipart body is malformed; send the file with a browser form, "
+            "curl -F or another HTTP client's multipart upload.",
+        ) from None
     except ClientDisconnect:
         raise ServeError(400, "the client went away before the upload finished.") from None

@@ -12,7 +12,9 @@ from keras import layers
 from vidseq.errors import VidseqError
 
 
-def convnet(frame_shape: tuple[int, int, int], width: float = 1.0, momentum: float = 0.9) -> keras.Model:
+def convnet(
+    frame_shape: tuple[int, int, int], width: float = 1.0, momentum: float = 0.9
+) -> keras.Model:
     """The keras-video-generators article's ConvNet: 4 blocks of two 3×3 convs + BatchNorm, GlobalMaxPool."""
     x = inputs = keras.Input(frame_shape)
     for i, filters in enumerate((64, 128, 256, 512)):
@@ -28,7 +30,9 @@ def lrcn_stack(frame_shape: tuple[int, int, int], width: float = 1.0) -> keras.M
     """The LRCN article's conv stack: 32 7×7/2, 32 3×3, pool, 2×64, pool, 2×128, pool, 2×256, pool, Flatten."""
     x = inputs = keras.Input(frame_shape)
     x = layers.Conv2D(scaled(32, width), 7, strides=2, padding="same", activation="relu")(x)
-    x = layers.Conv2D(scaled(32, width), 3, padding="same", activation="relu", kernel_initializer="he_normal")(x)
+    x = layers.Conv2D(
+        scaled(32, width), 3, padding="same", activation="relu", kernel_initializer="he_normal"
+    )(x)
     x = layers.MaxPooling2D()(x)
     for filters in (64, 128, 256):
         for _ in range(2):
@@ -37,22 +41,31 @@ def lrcn_stack(frame_shape: tuple[int, int, int], width: float = 1.0) -> keras.M
     return keras.Model(inputs, layers.Flatten()(x), name="lrcn_stack")
 
 
-def vgg16(frame_shape: tuple[int, int, int], weights: str | None = "imagenet", trainable: bool = False) -> keras.Model:
+def vgg16(
+    frame_shape: tuple[int, int, int], weights: str | None = "imagenet", trainable: bool = False
+) -> keras.Model:
     """VGG16 without top + GlobalAveragePooling2D (the Keras-docs seed); frozen unless `trainable`."""
     base = _application(keras.applications.VGG16, frame_shape, weights)
     base.trainable = trainable
     return keras.Model(base.input, layers.GlobalAveragePooling2D()(base.output), name="vgg16")
 
 
-def mobilenet(frame_shape: tuple[int, int, int], weights: str | None = "imagenet", trainable_layers: int = 9,
-              version: int = 1, alpha: float = 1.0) -> keras.Model:
+def mobilenet(
+    frame_shape: tuple[int, int, int],
+    weights: str | None = "imagenet",
+    trainable_layers: int = 9,
+    version: int = 1,
+    alpha: float = 1.0,
+) -> keras.Model:
     """MobileNet v1 (or v2) without top + GlobalMaxPool2D; only the last `trainable_layers` layers train."""
     factory = keras.applications.MobileNet if version == 1 else keras.applications.MobileNetV2
     base = _application(factory, frame_shape, weights, alpha=alpha)
     cut = len(base.layers) - trainable_layers
     for i, layer in enumerate(base.layers):
         layer.trainable = i >= cut
-    return keras.Model(base.input, layers.GlobalMaxPooling2D()(base.output), name=f"mobilenet_v{version}")
+    return keras.Model(
+        base.input, layers.GlobalMaxPooling2D()(base.output), name=f"mobilenet_v{version}"
+    )
 
 
 def keras_cache_dir() -> Path:
@@ -63,11 +76,15 @@ def keras_cache_dir() -> Path:
 def _application(factory, frame_shape, weights, **kwargs) -> keras.Model:
     """Build a keras.applications model with weights None, 'imagenet' or a local file path."""
     if weights not in (None, "imagenet") and not Path(str(weights)).is_file():
-        raise VidseqError(f"weights file {weights} does not exist; give a path to a weights file, 'imagenet' or None.")
+        raise VidseqError(
+            f"weights file {weights} does not exist; give a path to a weights file, 'imagenet' or None."
+        )
     try:
         return factory(include_top=False, weights=weights, input_shape=tuple(frame_shape), **kwargs)
     except ValueError as e:
-        raise VidseqError(f"{factory.__name__} cannot take frames shaped {tuple(frame_shape)}: {e}") from None
+        raise VidseqError(
+            f"{factory.__name__} cannot take frames shaped {tuple(frame_shape)}: {e}"
+        ) from None
     except Exception as e:  # keras raises a bare Exception when a download fails
         url = re.search(r"https?://\S+?\.h5", str(e))
         if weights != "imagenet" or not url:

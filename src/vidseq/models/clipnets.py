@@ -9,7 +9,9 @@ from keras import layers
 from vidseq.models.backbones import scaled
 
 
-def c3d(clip_shape: tuple[int, int, int, int], width: float = 1.0, factorised: bool = False) -> keras.Model:
+def c3d(
+    clip_shape: tuple[int, int, int, int], width: float = 1.0, factorised: bool = False
+) -> keras.Model:
     """Four blocks of 3×3×3 convs (or 1×3×3 spatial then 3×1×1 temporal, R(2+1)D) + BatchNorm + pooling;
     the first pool keeps time, as in C3D; global average pooling at the end."""
     x = inputs = keras.Input(clip_shape)
@@ -30,9 +32,13 @@ def convlstm(clip_shape: tuple[int, int, int, int], width: float = 1.0) -> keras
     """A strided per-frame conv to a quarter of the resolution, then two ConvLSTM2D layers
     (the second returns its last state) with BatchNorm, global max pooling."""
     x = inputs = keras.Input(clip_shape)
-    x = layers.Conv3D(scaled(32, width), (1, 5, 5), strides=(1, 2, 2), padding="same", activation="relu")(x)
+    x = layers.Conv3D(
+        scaled(32, width), (1, 5, 5), strides=(1, 2, 2), padding="same", activation="relu"
+    )(x)
     x = layers.MaxPooling3D((1, 2, 2))(x)
     x = layers.ConvLSTM2D(scaled(64, width), 3, padding="same", return_sequences=True)(x)
     x = layers.MaxPooling3D((1, 2, 2))(layers.BatchNormalization()(x))
     x = layers.ConvLSTM2D(scaled(128, width), 3, padding="same")(x)
-    return keras.Model(inputs, layers.GlobalMaxPooling2D()(layers.BatchNormalization()(x)), name="convlstm")
+    return keras.Model(
+        inputs, layers.GlobalMaxPooling2D()(layers.BatchNormalization()(x)), name="convlstm"
+    )

@@ -35,7 +35,10 @@ class FrameEncoder(keras.layers.Wrapper):
 
     def call(self, inputs, training=None):
         if self.mode == "loop":
-            return ops.stack([self.layer(inputs[:, t], training=training) for t in range(inputs.shape[1])], axis=1)
+            return ops.stack(
+                [self.layer(inputs[:, t], training=training) for t in range(inputs.shape[1])],
+                axis=1,
+            )
         shape = ops.shape(inputs)
         flat = ops.reshape(inputs, (-1,) + tuple(inputs.shape[2:]))
         out = self.layer(flat, training=training)
@@ -53,7 +56,9 @@ class Preprocess(keras.layers.Layer):
     def __init__(self, style: str = "unit", **kwargs):
         super().__init__(**kwargs)
         if style not in PREPROCESS_STYLES:
-            raise ValueError(f"Preprocess style {style!r} is unknown; use one of {', '.join(PREPROCESS_STYLES)}.")
+            raise ValueError(
+                f"Preprocess style {style!r} is unknown; use one of {', '.join(PREPROCESS_STYLES)}."
+            )
         self.style = style
 
     def call(self, x):
@@ -62,7 +67,9 @@ class Preprocess(keras.layers.Layer):
         if self.style == "lite":
             return (x * 255.0 - 127.0) / 128.0
         if self.style == "caffe":
-            return ops.flip(x, axis=-1) * 255.0 - ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=x.dtype)
+            return ops.flip(x, axis=-1) * 255.0 - ops.convert_to_tensor(
+                _CAFFE_MEAN_BGR, dtype=x.dtype
+            )
         return x
 
     def compute_output_shape(self, input_shape):

@@ -30,7 +30,9 @@ class Spec:
     learning_rate: float = 1e-3
     backbone_options: dict = field(default_factory=dict)
     streams: tuple[str, ...] = ("rgb",)  # dataset modalities = the model's named inputs
-    fusion: str = "late"  # several streams: "late" (mean of each stream's softmax) or "concat" (features)
+    fusion: str = (
+        "late"  # several streams: "late" (mean of each stream's softmax) or "concat" (features)
+    )
     size: str | None = None  # the frame size `vidseq train` uses for video unless told (None: 112)
     description: str = ""
 
@@ -72,8 +74,12 @@ BACKBONES: dict[str, Backbone] = {
     "mobilenet": Backbone("vidseq.models.backbones:mobilenet", "tf"),
     "c3d": Backbone("vidseq.models.clipnets:c3d", per_frame=False),
     "convlstm": Backbone("vidseq.models.clipnets:convlstm", per_frame=False),
-    **{f"efficientnet-lite{v}": Backbone("vidseq.models.efficientnet:efficientnet_lite", options={"variant": v})
-       for v in (0, 1, 2)},  # scales its input inside its own model
+    **{
+        f"efficientnet-lite{v}": Backbone(
+            "vidseq.models.efficientnet:efficientnet_lite", options={"variant": v}
+        )
+        for v in (0, 1, 2)
+    },  # scales its input inside its own model
 }
 TEMPORAL_HEADS: dict[str, TemporalHead] = {
     "lstm": TemporalHead("vidseq.models.temporal:lstm"),
@@ -81,11 +87,16 @@ TEMPORAL_HEADS: dict[str, TemporalHead] = {
     "bilstm": TemporalHead("vidseq.models.temporal:bilstm"),
     "bigru": TemporalHead("vidseq.models.temporal:bigru"),
     "attention": TemporalHead("vidseq.models.temporal:attention_pooling"),
-    "transformer": TemporalHead("vidseq.models.temporal:transformer", ("blocks", "heads", "pooling")),
+    "transformer": TemporalHead(
+        "vidseq.models.temporal:transformer", ("blocks", "heads", "pooling")
+    ),
     "avgpool": TemporalHead("vidseq.models.temporal:average_pooling"),
     "motion": TemporalHead("vidseq.models.temporal:motion_pooling"),
 }
-NOT_HEADS = ("mean", "none")  # temporal values that are no head: per-frame averaging, whole-clip networks
+NOT_HEADS = (
+    "mean",
+    "none",
+)  # temporal values that are no head: per-frame averaging, whole-clip networks
 OPTIMIZERS = ("adam", "nadam", "sgd", "rmsprop")
 
 
@@ -94,7 +105,9 @@ def register(name: str, spec: Spec) -> None:
     _ZOO[name] = spec
 
 
-def register_backbone(name: str, factory: Callable, preprocess: str = "unit", per_frame: bool = True) -> None:
+def register_backbone(
+    name: str, factory: Callable, preprocess: str = "unit", per_frame: bool = True
+) -> None:
     """Make a network usable as `backbone=name` (in any zoo entry, `--model-option backbone=name`)."""
     BACKBONES[name] = Backbone(factory, preprocess, per_frame)
 
@@ -112,7 +125,9 @@ def list_models() -> list[str]:
 def get_spec(name: str) -> Spec:
     """The spec of a zoo entry, or a clear error naming the choices."""
     if name not in _ZOO:
-        raise VidseqError(f"model {name!r} is not in the zoo; choose one of: {', '.join(list_models())}.")
+        raise VidseqError(
+            f"model {name!r} is not in the zoo; choose one of: {', '.join(list_models())}."
+        )
     return _ZOO[name]
 
 
@@ -126,7 +141,9 @@ def backbone(name: str) -> Backbone:
 def temporal_head(name: str) -> TemporalHead:
     """A registered temporal head, or a clear error naming the choices."""
     if name not in TEMPORAL_HEADS:
-        raise VidseqError(f"temporal head {name!r} is unknown; use one of {', '.join(TEMPORAL_HEADS)} or mean.")
+        raise VidseqError(
+            f"temporal head {name!r} is unknown; use one of {', '.join(TEMPORAL_HEADS)} or mean."
+        )
     return TEMPORAL_HEADS[name]
 
 

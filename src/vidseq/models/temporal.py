@@ -29,7 +29,9 @@ def attention_pooling(x, units: int, dropout: float = 0.0):
     return layers.Dropout(dropout)(pooled) if dropout else pooled
 
 
-def transformer(x, units: int, dropout: float = 0.0, blocks: int = 2, heads: int = 4, pooling: str = "cls"):
+def transformer(
+    x, units: int, dropout: float = 0.0, blocks: int = 2, heads: int = 4, pooling: str = "cls"
+):
     """A small pre-norm Transformer encoder: features projected to `units`, learned positions,
     `blocks` self-attention + MLP blocks, then the class token ("cls") or the mean over time ("mean")."""
     if pooling not in ("cls", "mean"):
@@ -58,7 +60,9 @@ def motion_pooling(x, units: int, dropout: float = 0.0):
     the next: what the clip shows and how much it moves, in the backbone's feature space. On frozen
     ImageNet features of surv_fight it beat a GRU, attention and plain averaging (docs/results.md)."""
     if x.shape[1] is not None and x.shape[1] < 2:
-        raise VidseqError(f"the motion head compares consecutive frames: it needs at least 2. Received: frames={x.shape[1]}")
+        raise VidseqError(
+            f"the motion head compares consecutive frames: it needs at least 2. Received: frames={x.shape[1]}"
+        )
     moved = layers.GlobalAveragePooling1D()(FrameChange()(x))
     pooled = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), moved])
     return layers.Dropout(dropout)(pooled) if dropout else pooled
@@ -106,13 +110,17 @@ class PositionEmbedding(layers.Layer):
 
     def build(self, input_shape):
         steps, dim = input_shape[1] + int(self.class_token), input_shape[2]
-        self.positions = self.add_weight(shape=(steps, dim), initializer=keras.initializers.RandomNormal(stddev=0.02))
+        self.positions = self.add_weight(
+            shape=(steps, dim), initializer=keras.initializers.RandomNormal(stddev=0.02)
+        )
         if self.class_token:
             self.token = self.add_weight(shape=(1, 1, dim), initializer="zeros")
 
     def call(self, x):
         if self.class_token:
-            token = ops.broadcast_to(ops.cast(self.token, x.dtype), (ops.shape(x)[0], 1, x.shape[2]))
+            token = ops.broadcast_to(
+                ops.cast(self.token, x.dtype), (ops.shape(x)[0], 1, x.shape[2])
+            )
             x = ops.concatenate([token, x], axis=1)
         return x + ops.cast(self.positions, x.dtype)
 
@@ -124,7 +132,9 @@ class PositionEmbedding(layers.Layer):
         return {**super().get_config(), "class_token": self.class_token}
 
 
-def dense_head(x, sizes: Sequence[int], dropout: float, num_classes: int, name: str = "predictions"):
+def dense_head(
+    x, sizes: Sequence[int], dropout: float, num_classes: int, name: str = "predictions"
+):
     """ReLU layers of `sizes` (dropout after each but the last), then softmax.
 
     Works on (batch, features) and on (batch, frames, features), where it acts per frame.

@@ -26,9 +26,15 @@ from vidseq.errors import VidseqError
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 _STORAGE_DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-    "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
 }
 
 
@@ -50,7 +56,9 @@ class _TensorRef:
 
 
 def _rebuild_tensor_v2(storage: str, offset: int, shape, stride, *_ignored) -> _TensorRef:
-    return _TensorRef(storage, int(offset), tuple(int(n) for n in shape), tuple(int(s) for s in stride))
+    return _TensorRef(
+        storage, int(offset), tuple(int(n) for n in shape), tuple(int(s) for s in stride)
+    )
 
 
 _ALLOWED = {
@@ -70,17 +78,27 @@ class _Unpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         if (module, name) not in _ALLOWED:
-            raise VidseqError(f"{self.source} asks to load {module}.{name}, which a state dict never needs; "
-                              f"it is not a plain PyTorch weights file, so it was not loaded.")
+            raise VidseqError(
+                f"{self.source} asks to load {module}.{name}, which a state dict never needs; "
+                f"it is not a plain PyTorch weights file, so it was not loaded."
+            )
         return _ALLOWED[(module, name)]
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType)):
-            raise VidseqError(f"{self.source} has a persistent id {pid!r:.80} that is not a tensor storage; "
-                              f"re-save it with torch.save(model.state_dict()).")
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) in (5, 6)
+            and pid[0] == "storage"
+            and isinstance(pid[1], _StorageType)
+        ):
+            raise VidseqError(
+                f"{self.source} has a persistent id {pid!r:.80} that is not a tensor storage; "
+                f"re-save it with torch.save(model.state_dict())."
+            )
         if len(pid) == 6 and pid[5] is not None:
-            raise VidseqError(f"{self.source} uses storage views (torch < 0.4); re-save it with a newer torch.")
+            raise VidseqError(
+                f"{self.source} uses storage views (torch < 0.4); re-save it with a newer torch."
+            )
         key = str(pid[2])
         self.storages[key] = (np.dtype(pid[1].dtype), int(pid[4]))
         return key
@@ -94,19 +112,35 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
             return _load_zip(path)
         with open(path, "rb") as f:
             return _load_legacy(f, path)
-    except (pickle.UnpicklingError, EOFError, struct.error, ValueError, KeyError, TypeError, IndexError,
-            zipfile.BadZipFile) as e:
-        raise VidseqError(f"{path} is not a readable PyTorch state dict ({e}); reinstall the package it came from.") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        struct.error,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        zipfile.BadZipFile,
+    ) as e:
+        raise VidseqError(
+            f"{path} is not a readable PyTorch state dict ({e}); reinstall the package it came from."
+        ) from None
 
 
 def _load_legacy(f: BinaryIO, path: Path) -> dict[str, np.ndarray]:
     """The pickle-stream layout: header pickles, state dict, storage keys, then the raw storages."""
     magic, protocol, info = (_Unpickler(f, path).load() for _ in range(3))
-    if magic != LEGACY_MAGIC or protocol != LEGACY_PROTOCOL or not (isinstance(info, dict) and info.get("little_endian")):
+    if (
+        magic != LEGACY_MAGIC
+        or protocol != LEGACY_PROTOCOL
+        or not (isinstance(info, dict) and info.get("little_endian"))
+    ):
         raise ValueError("unknown header (not a little-endian torch < 1.6 file)")
     unpickler = _Unpickler(f, path)
     state = unpickler.load()
-    data = {key: _read_storage(f, key, *unpickler.storages[key]) for key in _Unpickler(f, path).load()}
+    data = {
+        key: _read_storage(f, key, *unpickler.storages[key]) for key in _Unpickler(f, path).load()
+    }
     return _tensors(state, data)
 
 
@@ -127,13 +161,18 @@ def _load_zip(path: Path) -> dict[str, np.ndarray]:
         if pkl is None:
             raise ValueError("no data.pkl in the archive")
         prefix = pkl[: -len("data.pkl")]
-        if prefix + "byteorder" in archive.namelist() and archive.read(prefix + "byteorder").strip() != b"little":
+        if (
+            prefix + "byteorder" in archive.namelist()
+            and archive.read(prefix + "byteorder").strip() != b"little"
+        ):
             raise ValueError("its storages are big-endian")
         with archive.open(pkl) as f:
             unpickler = _Unpickler(f, path)
             state = unpickler.load()
-        data = {key: _exact(archive.read(f"{prefix}data/{key}"), dtype, count, key)
-                for key, (dtype, count) in unpickler.storages.items()}
+        data = {
+            key: _exact(archive.read(f"{prefix}data/{key}"), dtype, count, key)
+            for key, (dtype, count) in unpickler.storages.items()
+        }
     return _tensors(state, data)
 
 
@@ -159,5 +198,9 @@ def _view(storage: np.ndarray, ref: _TensorRef) -> np.ndarray:
     if ref.offset < 0 or min(ref.stride, default=0) < 0 or last >= storage.size:
         raise ValueError(f"a tensor of storage {ref.key} reaches past its end")
     strides = tuple(s * storage.itemsize for s in ref.stride)
-    view = np.lib.stride_tricks.as_strided(storage[ref.offset:], ref.shape, strides, writeable=False)
-    return np.array(view, dtype=storage.dtype.newbyteorder("="), order="C")  # a copy: owned and writable
+    view = np.lib.stride_tricks.as_strided(
+        storage[ref.offset :], ref.shape, strides, writeable=False
+    )
+    return np.array(
+        view, dtype=storage.dtype.newbyteorder("="), order="C"
+    )  # a copy: owned and writable

@@ -28,8 +28,10 @@ def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> None:
         os.replace(tmp, target)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise VidseqError(f"cannot write {target} ({e.strerror or e}); the previous checkpoint is intact: "
-                          "free disk space, then continue with --resume.") from None
+        raise VidseqError(
+            f"cannot write {target} ({e.strerror or e}); the previous checkpoint is intact: "
+            "free disk space, then continue with --resume."
+        ) from None
 
 
 def read_history(path: str | os.PathLike) -> list[dict[str, float]]:
@@ -46,8 +48,13 @@ class RunRecorder(keras.callbacks.Callback):
     finished epoch with one history row per epoch. `export` is the model the checkpoints hold
     when it is not the one being fitted (a full model whose head trains on cached features)."""
 
-    def __init__(self, run: str | os.PathLike, monitor: str = "val_loss", history: list[dict] | None = None,
-                 export: keras.Model | None = None):
+    def __init__(
+        self,
+        run: str | os.PathLike,
+        monitor: str = "val_loss",
+        history: list[dict] | None = None,
+        export: keras.Model | None = None,
+    ):
         super().__init__()
         self.run = Path(run)
         self.export = export
@@ -59,7 +66,9 @@ class RunRecorder(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         if not all(math.isfinite(v) for v in logs.values()):
             return  # TerminateOnNaN stops the run; keep the last good checkpoint
-        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        logs["learning_rate"] = float(
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        )
         self.rows = [r for r in self.rows if r["epoch"] < epoch] + [{"epoch": epoch, **logs}]
         ckpt = self.run / "checkpoints"
         ckpt.mkdir(parents=True, exist_ok=True)
@@ -68,7 +77,9 @@ class RunRecorder(keras.callbacks.Callback):
             save_model_atomic(self.export or self.model, ckpt / "best.keras")
         save_model_atomic(self.export or self.model, ckpt / "last.keras")
         self._write_history()
-        write_atomic(self.run / "state.json", json.dumps({"epoch": epoch, "best": self.best}).encode())
+        write_atomic(
+            self.run / "state.json", json.dumps({"epoch": epoch, "best": self.best}).encode()
+        )
         plot_curves(self.rows, self.run / "curves.png")
 
     def _write_history(self) -> None:

@@ -24,7 +24,9 @@ from vidseq.errors import VideoDecodeError, VidseqError
 from vidseq.models.registry import get_spec
 
 log = logging.getLogger("vidseq")
-AUDIO_HEAD = 128  # one dense layer: chosen on a held-out training speaker over the article's 1024/512/128/64
+AUDIO_HEAD = (
+    128  # one dense layer: chosen on a held-out training speaker over the article's 1024/512/128/64
+)
 AUDIO_MIXUP = 0.3
 SCRATCH_MODEL = "convnet-gru"  # the default without ImageNet weights, and for audio
 PRETRAINED_MODEL = "efficientnet-lite0-gru"  # the default for video when its weights are installed (docs/results.md)
@@ -40,14 +42,20 @@ def split_catalogs(cfg: RunConfig) -> dict[str, Catalog]:
         pool = catalog.from_list(cfg.train_list)
         overlap = set(pool.paths) & set(test.paths)
         if overlap:
-            raise VidseqError(f"{len(overlap)} file(s) are in both --train-list and --test-list (e.g. {sorted(overlap)[0]}).")
+            raise VidseqError(
+                f"{len(overlap)} file(s) are in both --train-list and --test-list (e.g. {sorted(overlap)[0]})."
+            )
         train, val, _ = pool.split(val=cfg.val, test=0.0, seed=cfg.seed)
     else:
-        train, val, test = catalog.split(cfg.val, cfg.test, seed=cfg.seed, folds=cfg.folds, fold=cfg.fold)
+        train, val, test = catalog.split(
+            cfg.val, cfg.test, seed=cfg.seed, folds=cfg.folds, fold=cfg.fold
+        )
     return {"train": train, "val": val, "test": test}
 
 
-def screen(parts: dict[str, Catalog], cfg: RunConfig, cache: ClipCache | None = None) -> dict[str, Catalog]:
+def screen(
+    parts: dict[str, Catalog], cfg: RunConfig, cache: ClipCache | None = None
+) -> dict[str, Catalog]:
     """The parts without the files that cannot give their clips, each quarantined once; more than
     `max_bad` of them failing is an error that lists them, before any training.
 
@@ -71,7 +79,9 @@ def screen_file(cfg: RunConfig, path: str) -> str | None:
     return _screen_file(path, clip_spec(cfg), sampler_for(cfg), None)
 
 
-def _screen_file(path: str, spec: ClipSpec, sampler: Sampler, cache: ClipCache | None) -> str | None:
+def _screen_file(
+    path: str, spec: ClipSpec, sampler: Sampler, cache: ClipCache | None
+) -> str | None:
     """Why a file cannot give its clips (None when it can)."""
     source = open_source(path, spec, cache)
     if isinstance(source, str):
@@ -96,16 +106,30 @@ def resolve_defaults(cfg: RunConfig, audio: bool) -> RunConfig:
     augment = "audio" if audio and cfg.augment is None else cfg.augment
     presets = AUDIO_PRESETS if audio else PRESETS
     if augment not in (None, "none") and augment not in presets:
-        raise VidseqError(f"augment={augment!r} does not apply to {'audio' if audio else 'video'}; "
-                          f"use one of {', '.join(presets)} or none.")
+        raise VidseqError(
+            f"augment={augment!r} does not apply to {'audio' if audio else 'video'}; "
+            f"use one of {', '.join(presets)} or none."
+        )
     if not audio:
         model = cfg.model or (PRETRAINED_MODEL if _weights_installed() else SCRATCH_MODEL)
-        return replace(cfg, model=model, size=cfg.size or get_spec(model).size or "112", augment=augment,
-                       mixup=cfg.mixup or 0.0)
+        return replace(
+            cfg,
+            model=model,
+            size=cfg.size or get_spec(model).size or "112",
+            augment=augment,
+            mixup=cfg.mixup or 0.0,
+        )
     options = {"width": 0.5, "head": [AUDIO_HEAD], **cfg.model_options}
-    return replace(cfg, model=cfg.model or SCRATCH_MODEL, size=cfg.size or "40x24", gray=True, augment=augment,
-                   model_options=options, audio_norm=cfg.audio_norm or "band",
-                   mixup=AUDIO_MIXUP if cfg.mixup is None else cfg.mixup)
+    return replace(
+        cfg,
+        model=cfg.model or SCRATCH_MODEL,
+        size=cfg.size or "40x24",
+        gray=True,
+        augment=augment,
+        model_options=options,
+        audio_norm=cfg.audio_norm or "band",
+        mixup=AUDIO_MIXUP if cfg.mixup is None else cfg.mixup,
+    )
 
 
 def _weights_installed() -> bool:
@@ -120,18 +144,30 @@ def modalities(cfg: RunConfig) -> tuple[str, ...]:
 
 def clip_spec(cfg: RunConfig) -> ClipSpec:
     """The clips of a (resolved) run."""
-    return ClipSpec.of(cfg.frames, cfg.size or "112", cfg.resize, cfg.gray, modalities(cfg), cfg.spectrogram_norm)
+    return ClipSpec.of(
+        cfg.frames, cfg.size or "112", cfg.resize, cfg.gray, modalities(cfg), cfg.spectrogram_norm
+    )
 
 
 def sampler_for(cfg: RunConfig) -> Sampler:
     """The run's sampler with its options (stride and window time for the sliding sampler)."""
-    options = {"stride": cfg.stride, "sequence_time": cfg.sequence_time} if cfg.sampler == "sliding" else {}
+    options = (
+        {"stride": cfg.stride, "sequence_time": cfg.sequence_time}
+        if cfg.sampler == "sliding"
+        else {}
+    )
     return get_sampler(cfg.sampler, **options)
 
 
-def dataset_for(cfg: RunConfig, items: Catalog | Sequence[str], training: bool = False, views: int = 1,
-                cache: ClipCache | None = None, sampler: Sampler | None = None,
-                max_bad: float | None = None) -> ClipDataset:
+def dataset_for(
+    cfg: RunConfig,
+    items: Catalog | Sequence[str],
+    training: bool = False,
+    views: int = 1,
+    cache: ClipCache | None = None,
+    sampler: Sampler | None = None,
+    max_bad: float | None = None,
+) -> ClipDataset:
     """A ClipDataset with the run's clip settings: training ones shuffled, with random frames,
     augmentation and mixup; the others in order at the sampler's fixed positions (`views` clips
     per video). Unlabelled `items` (paths, for prediction) get no labels; `sampler` replaces the
@@ -139,8 +175,22 @@ def dataset_for(cfg: RunConfig, items: Catalog | Sequence[str], training: bool =
     spec = clip_spec(cfg)
     augment = cfg.augment if training and cfg.augment not in (None, "none") else False
     return ClipDataset(
-        items, frames=spec.frames, size=spec.size, resize=spec.resize, gray=spec.gray, modality=spec.modalities,
-        audio_norm=spec.audio_norm, batch_size=cfg.batch, sampler=sampler or sampler_for(cfg), shuffle=training,
-        augment=augment, views=views, mixup=(cfg.mixup or 0.0) if training else 0.0, cache=cache, pool=cfg.pool,
-        max_bad=cfg.max_bad if max_bad is None else max_bad, seed=cfg.seed, workers=cfg.workers,
+        items,
+        frames=spec.frames,
+        size=spec.size,
+        resize=spec.resize,
+        gray=spec.gray,
+        modality=spec.modalities,
+        audio_norm=spec.audio_norm,
+        batch_size=cfg.batch,
+        sampler=sampler or sampler_for(cfg),
+        shuffle=training,
+        augment=augment,
+        views=views,
+        mixup=(cfg.mixup or 0.0) if training else 0.0,
+        cache=cache,
+        pool=cfg.pool,
+        max_bad=cfg.max_bad if max_bad is None else max_bad,
+        seed=cfg.seed,
+        workers=cfg.workers,
     )

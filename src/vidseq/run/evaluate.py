@@ -19,8 +19,13 @@ from vidseq.run.rundir import RunDir
 from vidseq.viz import plot_confusion
 
 
-def evaluate_run(run: str | os.PathLike, data: str | None = None, clips: int = 1, verbose: int | str = 0,
-                 unsafe: bool = False) -> dict:
+def evaluate_run(
+    run: str | os.PathLike,
+    data: str | None = None,
+    clips: int = 1,
+    verbose: int | str = 0,
+    unsafe: bool = False,
+) -> dict:
     """Metrics of a finished run; writes RUN/metrics.json, RUN/predictions.csv (per video) and RUN/confusion.png.
 
     Args:
@@ -36,28 +41,43 @@ def evaluate_run(run: str | os.PathLike, data: str | None = None, clips: int = 1
     cfg, model, classes = rundir.load(unsafe)
     catalog = Catalog.open(data) if data else rundir.split()["test"]
     if list(catalog.classes) != classes:
-        raise VidseqError(f"the data's classes {list(catalog.classes)} differ from the run's {classes}.")
+        raise VidseqError(
+            f"the data's classes {list(catalog.classes)} differ from the run's {classes}."
+        )
     if not len(catalog):
-        raise VidseqError(f"{rundir.path} has an empty test split; pass --data to evaluate on other videos.")
+        raise VidseqError(
+            f"{rundir.path} has an empty test split; pass --data to evaluate on other videos."
+        )
     ds = dataset_for(cfg, catalog, views=clips)
     ids, probs = video_probabilities(model, ds, verbose)
     metrics = classification_metrics(catalog.labels[ids], probs, classes)
     metrics["clips_per_video"] = clips
     metrics["skipped"] = sorted(ds.report.quarantined)
     write_atomic(rundir / "metrics.json", json.dumps(metrics, indent=1).encode())
-    write_atomic(rundir / "predictions.csv", _predictions_csv(catalog, ids, probs, classes).encode())
+    write_atomic(
+        rundir / "predictions.csv", _predictions_csv(catalog, ids, probs, classes).encode()
+    )
     plot_confusion(np.array(metrics["confusion"]), classes, rundir / "confusion.png")
     return metrics
 
 
-def _predictions_csv(catalog: Catalog, ids: np.ndarray, probs: np.ndarray, classes: list[str]) -> str:
+def _predictions_csv(
+    catalog: Catalog, ids: np.ndarray, probs: np.ndarray, classes: list[str]
+) -> str:
     """One row per evaluated video: its path (relative to the data), true and predicted class, the probabilities."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["file", "label", "predicted", *classes])
     for i, p in zip(ids, probs):
         item = catalog.items[int(i)]
-        writer.writerow([catalog.relpath(item), classes[item.label], classes[int(np.argmax(p))], *(f"{v:.6f}" for v in p)])
+        writer.writerow(
+            [
+                catalog.relpath(item),
+                classes[item.label],
+                classes[int(np.argmax(p))],
+                *(f"{v:.6f}" for v in p),
+            ]
+        )
     return buf.getvalue()
 
 
@@ -68,6 +88,8 @@ def metrics_table(metrics: dict) -> str:
     lines = [f"{'class':<{width}}  precision  recall  f1     support"]
     for name in names:
         m = metrics["per_class"][name]
-        lines.append(f"{name:<{width}}  {m['precision']:9.3f}  {m['recall']:6.3f}  {m['f1']:.3f}  {m['support']:7d}")
+        lines.append(
+            f"{name:<{width}}  {m['precision']:9.3f}  {m['recall']:6.3f}  {m['f1']:.3f}  {m['support']:7d}"
+        )
     lines.append("confusion (rows true, columns predicted): " + json.dumps(metrics["confusion"]))
     return "\n".join(lines)

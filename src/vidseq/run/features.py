@@ -74,7 +74,10 @@ class FeatureJob:
 def feature_keys(source, fingerprint: str, indices: np.ndarray) -> tuple[tuple, ...]:
     """The cache key of each frame's features: file identity, the CNN's fingerprint, the frame format,
     the index. Per frame, so a video's evaluation frames find the features its training pool computed."""
-    return tuple((*source.identity, "feature", fingerprint, *source.spec.frame_format, int(i)) for i in indices)
+    return tuple(
+        (*source.identity, "feature", fingerprint, *source.spec.frame_format, int(i))
+        for i in indices
+    )
 
 
 def feature_jobs(clips: ClipDataset, fingerprint: str) -> list[FeatureJob]:
@@ -86,19 +89,33 @@ def feature_jobs(clips: ClipDataset, fingerprint: str) -> list[FeatureJob]:
     jobs = []
     for item, lists in frames.items():
         indices = np.unique(np.concatenate(lists))
-        jobs.append(FeatureJob(item, clips.items[item].path, indices, feature_keys(clips.sources[item], fingerprint, indices)))
+        jobs.append(
+            FeatureJob(
+                item,
+                clips.items[item].path,
+                indices,
+                feature_keys(clips.sources[item], fingerprint, indices),
+            )
+        )
     return jobs
 
 
 def compute_features(cnn: keras.Model, pixels: np.ndarray, chunk: int = 64) -> np.ndarray:
     """The frozen CNN on uint8 frames (T, H, W, C), `chunk` frames at a time: float32 (T, features)."""
     scaled = unit_scale(pixels)
-    return np.concatenate([cnn.predict_on_batch(scaled[i : i + chunk]) for i in range(0, len(scaled), chunk)]
-                          ).astype(np.float32)
+    return np.concatenate(
+        [cnn.predict_on_batch(scaled[i : i + chunk]) for i in range(0, len(scaled), chunk)]
+    ).astype(np.float32)
 
 
-def cached_features(cnn: keras.Model, source, indices: np.ndarray, keys: tuple[tuple, ...], cache: ClipCache | None,
-                    chunk: int = 64) -> tuple[np.ndarray, int]:
+def cached_features(
+    cnn: keras.Model,
+    source,
+    indices: np.ndarray,
+    keys: tuple[tuple, ...],
+    cache: ClipCache | None,
+    chunk: int = 64,
+) -> tuple[np.ndarray, int]:
     """(features (T, features) of a video's frames `indices`, frames computed): each frame's from
     `cache` when there (as a (1, features) entry), the rest decoded, computed and stored."""
     found = [cache.get(k) if cache is not None else None for k in keys]
@@ -120,7 +137,9 @@ class FeatureDataset(keras.utils.PyDataset):
     runs (and other folds) reuse them.
     """
 
-    def __init__(self, clips: ClipDataset, cnn: keras.Model, cache: ClipCache | None = None, chunk: int = 64):
+    def __init__(
+        self, clips: ClipDataset, cnn: keras.Model, cache: ClipCache | None = None, chunk: int = 64
+    ):
         super().__init__(workers=1)
         reason = features_refusal(clips, cnn)
         if reason:
@@ -180,11 +199,17 @@ class FeatureDataset(keras.utils.PyDataset):
             except VideoDecodeError as e:
                 self.clips.quarantine(job.item, e.reason)
         self.computed = computed
-        log.info("features: %d videos (%d frames computed, the rest from the cache) in %.1f s",
-                 len(self._features), computed, time.time() - started)
+        log.info(
+            "features: %d videos (%d frames computed, the rest from the cache) in %.1f s",
+            len(self._features),
+            computed,
+            time.time() - started,
+        )
 
     def _extract(self, job: FeatureJob) -> int:
         """Features of a video's frames, each from the cache or computed; returns the frames computed."""
         source = self.clips.sources[job.item]
-        self._features[job.item], computed = cached_features(self.cnn, source, job.indices, job.keys, self.cache, self.chunk)
+        self._features[job.item], computed = cached_features(
+            self.cnn, source, job.indices, job.keys, self.cache, self.chunk
+        )
         return computed

@@ -7,7 +7,9 @@ from typing import Sequence
 import numpy as np
 
 
-def classification_metrics(y_true: Sequence[int], probs: np.ndarray, classes: Sequence[str]) -> dict:
+def classification_metrics(
+    y_true: Sequence[int], probs: np.ndarray, classes: Sequence[str]
+) -> dict:
     """accuracy, n, classes, confusion, per_class precision/recall/f1/support and top_k accuracy."""
     y = np.asarray(y_true, dtype=np.int64)
     p = np.asarray(probs, dtype=np.float64)
@@ -21,9 +23,17 @@ def classification_metrics(y_true: Sequence[int], probs: np.ndarray, classes: Se
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {"precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(support)}
+        per_class[name] = {
+            "precision": float(precision),
+            "recall": float(recall),
+            "f1": float(f1),
+            "support": int(support),
+        }
     ranks = np.argsort(-p, axis=1)
-    top_k = {str(t): float(np.mean([y[i] in ranks[i, :t] for i in range(len(y))])) for t in range(2, min(k, 5) + 1)}
+    top_k = {
+        str(t): float(np.mean([y[i] in ranks[i, :t] for i in range(len(y))]))
+        for t in range(2, min(k, 5) + 1)
+    }
     recalls = [per_class[c]["recall"] for c in classes if per_class[c]["support"]]
     return {
         "accuracy": float((pred == y).mean()) if len(y) else 0.0,

@@ -38,8 +38,10 @@ class Processes:
     def check_batch(self, batch: int) -> None:
         """A global batch must split evenly over the processes."""
         if batch % self.count:
-            raise VidseqError(f"--batch {batch} does not split over {self.count} processes; give a multiple of "
-                              f"{self.count} (each process loads batch / {self.count} clips).")
+            raise VidseqError(
+                f"--batch {batch} does not split over {self.count} processes; give a multiple of "
+                f"{self.count} (each process loads batch / {self.count} clips)."
+            )
 
 
 def shard_positions(size: int, index: int, count: int) -> range:
@@ -54,17 +56,26 @@ class ShardedDataset(keras.utils.PyDataset):
     builds a batch from given samples with `batch_of`); a last batch of fewer than `count` samples is left out."""
 
     def __init__(self, ds, index: int, count: int):
-        super().__init__(workers=ds.workers, use_multiprocessing=ds.use_multiprocessing,
-                         max_queue_size=ds.max_queue_size)
+        super().__init__(
+            workers=ds.workers,
+            use_multiprocessing=ds.use_multiprocessing,
+            max_queue_size=ds.max_queue_size,
+        )
         self.ds, self.index, self.count = ds, index, count
 
     def __len__(self) -> int:
         full = len(self.ds)
-        return full if full and len(self.ds.batch_samples(full - 1)) >= self.count else max(0, full - 1)
+        return (
+            full
+            if full and len(self.ds.batch_samples(full - 1)) >= self.count
+            else max(0, full - 1)
+        )
 
     def __getitem__(self, index: int):
         samples = self.ds.batch_samples(index)
-        return self.ds.batch_of([samples[i] for i in shard_positions(len(samples), self.index, self.count)], index)
+        return self.ds.batch_of(
+            [samples[i] for i in shard_positions(len(samples), self.index, self.count)], index
+        )
 
     def on_epoch_end(self) -> None:
         """Advance the wrapped dataset to its next epoch."""

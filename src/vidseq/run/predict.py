@@ -28,7 +28,11 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[str]:
     for raw in inputs:
         p = Path(raw)
         if p.is_dir():
-            files += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in MEDIA_EXTENSIONS and not f.name.startswith("."))
+            files += sorted(
+                str(f)
+                for f in p.rglob("*")
+                if f.suffix.lower() in MEDIA_EXTENSIONS and not f.name.startswith(".")
+            )
         elif p.is_file():
             files.append(str(p))
         else:
@@ -38,7 +42,9 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[str]:
     return files
 
 
-def video_probabilities(model: keras.Model, ds: ClipDataset, verbose: int | str = 0) -> tuple[np.ndarray, np.ndarray]:
+def video_probabilities(
+    model: keras.Model, ds: ClipDataset, verbose: int | str = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(item indices, class probabilities) per readable video of `ds`: the mean softmax of its clips."""
     probs = model.predict(ds, verbose=verbose)
     owners = ds.sample_items()
@@ -54,8 +60,14 @@ def ranked(probs: np.ndarray, classes: Sequence[str], top: int = 3) -> list[dict
     return [{"class": classes[k], "probability": float(probs[k])} for k in order]
 
 
-def predict_loaded(cfg: RunConfig, model: keras.Model, classes: Sequence[str], files: Sequence[str],
-                   clips: int = 1, top: int = 3) -> tuple[list[dict], ClipDataset | None]:
+def predict_loaded(
+    cfg: RunConfig,
+    model: keras.Model,
+    classes: Sequence[str],
+    files: Sequence[str],
+    clips: int = 1,
+    top: int = 3,
+) -> tuple[list[dict], ClipDataset | None]:
     """`predict_files` with a loaded run: the results, and the dataset whose clips were predicted
     (None when no file gave a clip: then each result gives its file's reason)."""
     if clips < 1:
@@ -77,8 +89,13 @@ def predict_loaded(cfg: RunConfig, model: keras.Model, classes: Sequence[str], f
     return results, ds
 
 
-def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], clips: int = 1, top: int = 3,
-                  unsafe: bool = False) -> list[dict]:
+def predict_files(
+    run: str | os.PathLike,
+    inputs: Sequence[str | os.PathLike],
+    clips: int = 1,
+    top: int = 3,
+    unsafe: bool = False,
+) -> list[dict]:
     """Per file: `{"file", "top": [{"class", "probability"}, ...]}`, or `{"file", "error"}`.
 
     Args:
@@ -92,8 +109,9 @@ def predict_files(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], c
     return predict_loaded(cfg, model, classes, expand_inputs(inputs), clips, top)[0]
 
 
-def timeline_loaded(cfg: RunConfig, model: keras.Model, file: str | os.PathLike,
-                    window: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+def timeline_loaded(
+    cfg: RunConfig, model: keras.Model, file: str | os.PathLike, window: float = 2.0
+) -> tuple[np.ndarray, np.ndarray]:
     """(window centres in seconds, class probabilities per window) of `window`-second clips slid
     over a video by half a window, with a loaded run."""
     sampler = SlidingSampler(stride=window / 2, sequence_time=window)
@@ -110,8 +128,13 @@ def _reason(path: str, cfg: RunConfig) -> str:
     return source if isinstance(source, str) else "could not be read"
 
 
-def predict_timeline(run: str | os.PathLike, file: str | os.PathLike, out: str | os.PathLike,
-                     window: float = 2.0, unsafe: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def predict_timeline(
+    run: str | os.PathLike,
+    file: str | os.PathLike,
+    out: str | os.PathLike,
+    window: float = 2.0,
+    unsafe: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Slide `window`-second clips (half-window stride) over a long video; plot probability vs time to `out`."""
     cfg, model, classes = RunDir(run).load(unsafe)
     centres, probs = timeline_loaded(cfg, model, file, window)

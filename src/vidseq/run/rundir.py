@@ -66,20 +66,27 @@ class RunDir:
     def model(self, unsafe: bool = False) -> keras.Model:
         """The trained model, loaded with Keras' safe_mode (no code from Lambda layers); `unsafe=True`
         is the explicit opt-in for a model you trust."""
-        from vidseq.models import layers, temporal  # noqa: F401  (registers vidseq's layers for loading)
 
         path = self / "model.keras"
         if not path.is_file():
-            raise VidseqError(f"{self.path} is not a finished run (no model.keras); train it first or check the path.")
+            raise VidseqError(
+                f"{self.path} is not a finished run (no model.keras); train it first or check the path."
+            )
         try:
             return keras.models.load_model(path, safe_mode=not unsafe)
         except ValueError as e:
             if "safe_mode" in str(e):
-                raise VidseqError(f"{path} contains code (a Lambda layer) that runs when loaded; "
-                                  "load it only if you trust its source, with --unsafe.") from None
-            raise VidseqError(f"{path} cannot be loaded ({e}); retrain or restore the file.") from None
+                raise VidseqError(
+                    f"{path} contains code (a Lambda layer) that runs when loaded; "
+                    "load it only if you trust its source, with --unsafe."
+                ) from None
+            raise VidseqError(
+                f"{path} cannot be loaded ({e}); retrain or restore the file."
+            ) from None
         except (OSError, zipfile.BadZipFile, KeyError, TypeError) as e:  # a damaged or foreign file
-            raise VidseqError(f"{path} cannot be loaded ({type(e).__name__}); retrain or restore the file.") from None
+            raise VidseqError(
+                f"{path} cannot be loaded ({type(e).__name__}); retrain or restore the file."
+            ) from None
 
     def load(self, unsafe: bool = False) -> tuple[RunConfig, keras.Model, list[str]]:
         """(config, model, class names) of a finished run."""
@@ -90,14 +97,19 @@ class RunDir:
 def resume_config(saved: RunConfig, requested: RunConfig) -> RunConfig:
     """The saved settings with the requested changes to RESUMABLE ones; a change to any other is an
     error. A requested None (a setting left to its default) keeps the saved value."""
-    changed = {f.name: getattr(requested, f.name) for f in dataclasses.fields(RunConfig)
-               if not _same(f.name, getattr(saved, f.name), getattr(requested, f.name))}
+    changed = {
+        f.name: getattr(requested, f.name)
+        for f in dataclasses.fields(RunConfig)
+        if not _same(f.name, getattr(saved, f.name), getattr(requested, f.name))
+    }
     fixed = {k: v for k, v in changed.items() if k not in RESUMABLE}
     if fixed:
         key, value = next(iter(fixed.items()))
-        raise VidseqError(f"a resumed run keeps its settings: {key} is {getattr(saved, key)!r} in the run, not "
-                          f"{value!r}; drop that option (a resumed run may change {', '.join(RESUMABLE)}), "
-                          "or train into a new --out folder.")
+        raise VidseqError(
+            f"a resumed run keeps its settings: {key} is {getattr(saved, key)!r} in the run, not "
+            f"{value!r}; drop that option (a resumed run may change {', '.join(RESUMABLE)}), "
+            "or train into a new --out folder."
+        )
     return dataclasses.replace(saved, **changed)
 
 

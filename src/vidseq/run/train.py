@@ -9,7 +9,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 import numpy as np
@@ -18,7 +17,6 @@ from vidseq.config import RunConfig
 from vidseq.data.cache import ClipCache
 from vidseq.data.catalog import Catalog
 from vidseq.data.dataset import ClipDataset
-from vidseq.data.spec import ClipSpec
 from vidseq.data.transforms import parse_size
 from vidseq.errors import VidseqError
 from vidseq.io import write_atomic
@@ -27,12 +25,11 @@ from vidseq.models.registry import get_spec
 from vidseq.run.callbacks import RunRecorder, read_history
 from vidseq.run.datasets import dataset_for, resolve_defaults, screen, split_catalogs
 from vidseq.run.evaluate import evaluate_run
-from vidseq.run.features import FeatureDataset, FeatureJob, feature_jobs, features_refusal, fingerprint, frame_cnn, is_frozen
+from vidseq.run.features import FeatureDataset, features_refusal, frame_cnn, is_frozen
 from vidseq.run.parallel import Processes, local_keras
 from vidseq.run.rundir import RunDir, resume_config
 
 log = logging.getLogger("vidseq")
-FeatureRunner = Callable[[keras.Model, str, ClipSpec, str, list[FeatureJob]], dict[str, str]]
 
 
 @dataclass
@@ -45,8 +42,14 @@ class TrainResult:
     metrics: dict | None
 
 
-def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, verbose: int | str | None = None,
-          processes: Processes | None = None, **settings) -> TrainResult:
+def train(
+    cfg: RunConfig | str,
+    out: str | os.PathLike,
+    resume: bool = False,
+    verbose: int | str | None = None,
+    processes: Processes | None = None,
+    **settings,
+) -> TrainResult:
     """Train into run directory `out`, then evaluate its test split.
 
     Args:
@@ -62,9 +65,13 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
     processes = processes or Processes()
     run = RunDir(out)
     if processes.writer and resume and run.finished:
-        raise VidseqError(f"{run.path} already finished training; evaluate it, or train into a new --out folder.")
+        raise VidseqError(
+            f"{run.path} already finished training; evaluate it, or train into a new --out folder."
+        )
     if processes.writer and not resume and (run.started or (run / "model.keras").is_file()):
-        raise VidseqError(f"{run.path} already holds a run; add --resume to continue it, or choose another --out.")
+        raise VidseqError(
+            f"{run.path} already holds a run; add --resume to continue it, or choose another --out."
+        )
     started = time.time()
     resuming = resume and run.started
     cfg, parts, cache = _settings(cfg, run, resuming, processes, settings)
@@ -79,7 +86,11 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
     else:
         model = new_model(cfg, len(parts["train"].classes))
         initial_epoch, history = 0, []
-    fitted, train_data, val_data = _on_features(cfg, model, train_ds, val_ds, cache) or (model, train_ds, val_ds)
+    fitted, train_data, val_data = _on_features(cfg, model, train_ds, val_ds, cache) or (
+        model,
+        train_ds,
+        val_ds,
+    )
     train_data, val_data = processes.shard(train_data), val_data and processes.shard(val_data)
     train_data.set_epoch(initial_epoch)
     monitor = "val_loss" if val_ds is not None else "loss"
@@ -90,17 +101,29 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
     if processes.writer:
         callbacks.insert(1, RunRecorder(run.path, monitor=monitor, history=history, export=model))
     if cfg.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.early_stopping, restore_best_weights=True))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=cfg.early_stopping, restore_best_weights=True
+            )
+        )
     if initial_epoch < cfg.epochs:
         try:
-            fitted.fit(train_data, validation_data=val_data, epochs=cfg.epochs, initial_epoch=initial_epoch,
-                       callbacks=callbacks, class_weight=_class_weights(parts["train"]) if cfg.class_weights else None,
-                       verbose=progress(verbose) if processes.writer else 0)
+            fitted.fit(
+                train_data,
+                validation_data=val_data,
+                epochs=cfg.epochs,
+                initial_epoch=initial_epoch,
+                callbacks=callbacks,
+                class_weight=_class_weights(parts["train"]) if cfg.class_weights else None,
+                verbose=progress(verbose) if processes.writer else 0,
+            )
         except Exception as e:
             _raise_data_failure(train_ds, val_ds)
             if processes.count > 1:
-                raise VidseqError(f"process {processes.index} of {processes.count}: training stopped ({_first_line(e)}); "
-                                  f"if another process stopped, start all {processes.count} again with --resume.") from None
+                raise VidseqError(
+                    f"process {processes.index} of {processes.count}: training stopped ({_first_line(e)}); "
+                    f"if another process stopped, start all {processes.count} again with --resume."
+                ) from None
             raise
     if not processes.writer:
         return TrainResult(run.path, cfg.epochs, time.time() - started, None)
@@ -112,16 +135,21 @@ def train(cfg: RunConfig | str, out: str | os.PathLike, resume: bool = False, ve
     return TrainResult(run.path, epochs, time.time() - started, metrics)
 
 
-def _settings(cfg: RunConfig | str, run: RunDir, resuming: bool, processes: Processes,
-              settings: dict) -> tuple[RunConfig, dict[str, Catalog], ClipCache]:
+def _settings(
+    cfg: RunConfig | str, run: RunDir, resuming: bool, processes: Processes, settings: dict
+) -> tuple[RunConfig, dict[str, Catalog], ClipCache]:
     """The run's resolved settings, its screened split and its clip cache (the run directory started by the writer)."""
     if resuming:  # the saved settings, with the changes asked for
         saved = run.config()
         if not isinstance(cfg, RunConfig):
-            cfg = RunConfig.from_dict({**dataclasses.asdict(saved), **settings, "data": str(cfg)}, "train()")
+            cfg = RunConfig.from_dict(
+                {**dataclasses.asdict(saved), **settings, "data": str(cfg)}, "train()"
+            )
         cfg = resume_config(saved, cfg)
         if processes.writer:
-            cfg.save(run / "config.yaml")  # with the changes (e.g. more epochs), so the directory records the run
+            cfg.save(
+                run / "config.yaml"
+            )  # with the changes (e.g. more epochs), so the directory records the run
         keras.utils.set_random_seed(cfg.seed)
         parts, cache = run.split(), ClipCache(cfg.cache, cfg.cache_dir)
     else:
@@ -142,34 +170,6 @@ def training_setup(cfg: RunConfig) -> tuple[RunConfig, dict[str, Catalog], ClipC
     keras.utils.set_random_seed(cfg.seed)
     cache = ClipCache(cfg.cache, cfg.cache_dir)
     return cfg, screen(parts, cfg, cache), cache
-
-
-def warm_features(cfg: RunConfig, runner: FeatureRunner | None = None) -> dict:
-    """Fill the feature cache (`cfg.cache_dir`) as `train` would, training nothing: the same split,
-    datasets, model (same seed, so the same CNN fingerprint) and keys; a later `train` with the same
-    settings computes no feature. `runner(cnn, fingerprint, spec, cache directory, jobs)` computes the missing
-    ones elsewhere (Ray: vidseq.scale.features) into the disk cache and returns {path: reason} for
-    the files that failed, which are then quarantined as they would have been here.
-    Returns {"videos", "computed" (frames computed here), "failed": {path: reason}}."""
-    if not cfg.cache_dir:
-        raise VidseqError("features are kept in the disk cache: give --cache-dir (a folder every node shares).")
-    cfg, parts, cache = training_setup(cfg)
-    datasets = [dataset_for(cfg, parts["train"], training=True, cache=cache)]
-    datasets += [dataset_for(cfg, parts["val"], cache=cache)] if len(parts["val"]) else []
-    cnn = frame_cnn(new_model(cfg, len(parts["train"].classes)))
-    reason = features_refusal(datasets[0], cnn)
-    if reason:
-        raise VidseqError(f"these settings train without cached features: {reason}; nothing to extract.")
-    if runner is not None:
-        jobs = [[j for j in feature_jobs(ds, fingerprint(cnn)) if not all(map(cache.has, j.keys))] for ds in datasets]
-        failed = runner(cnn, fingerprint(cnn), datasets[0].spec, str(cache.directory), [j for js in jobs for j in js])
-        for ds, js in zip(datasets, jobs):
-            for job in (j for j in js if j.path in failed):
-                ds.quarantine(job.item, failed[job.path])
-    features = [FeatureDataset(ds, cnn, cache) for ds in datasets]
-    failed = {p: r for ds in datasets for p, r in ds.report.quarantined.items()}
-    return {"videos": sum(f.videos for f in features), "computed": sum(f.computed for f in features),
-            "failed": failed}
 
 
 def _first_line(error: BaseException) -> str:
@@ -197,11 +197,18 @@ def new_model(cfg: RunConfig, num_classes: int) -> keras.Model:
     optimizer, learning_rate = _optimizer(cfg)
     options = {**cfg.model_options, "optimizer": optimizer, "learning_rate": learning_rate}
     jit = {"auto": "auto", "on": True, "off": False}[cfg.jit_compile]
-    return build_model(cfg.model, (cfg.frames, h, w, 1 if cfg.gray else 3), num_classes, jit_compile=jit, **options)
+    return build_model(
+        cfg.model, (cfg.frames, h, w, 1 if cfg.gray else 3), num_classes, jit_compile=jit, **options
+    )
 
 
-def _on_features(cfg: RunConfig, model: keras.Model, train_ds: ClipDataset, val_ds: ClipDataset | None,
-                 cache: ClipCache) -> tuple[keras.Model, FeatureDataset, FeatureDataset | None] | None:
+def _on_features(
+    cfg: RunConfig,
+    model: keras.Model,
+    train_ds: ClipDataset,
+    val_ds: ClipDataset | None,
+    cache: ClipCache,
+) -> tuple[keras.Model, FeatureDataset, FeatureDataset | None] | None:
     """With `features` on (or auto and possible): the model's head and the feature datasets it trains on."""
     if cfg.features == "off":
         return None
@@ -213,18 +220,28 @@ def _on_features(cfg: RunConfig, model: keras.Model, train_ds: ClipDataset, val_
         if is_frozen(cnn):
             log.info("features: computing the frozen CNN every step because %s", reason)
         return None
-    log.info("features: the per-frame CNN is frozen; computing its features once and training the head on them")
+    log.info(
+        "features: the per-frame CNN is frozen; computing its features once and training the head on them"
+    )
     head = model.get_layer("head")
     compile_model(head, *_optimizer(cfg))
-    model.optimizer.build(model.trainable_variables)  # the saved model's optimizer then loads without a warning
-    return head, FeatureDataset(train_ds, cnn, cache), FeatureDataset(val_ds, cnn, cache) if val_ds is not None else None
+    model.optimizer.build(
+        model.trainable_variables
+    )  # the saved model's optimizer then loads without a warning
+    return (
+        head,
+        FeatureDataset(train_ds, cnn, cache),
+        FeatureDataset(val_ds, cnn, cache) if val_ds is not None else None,
+    )
 
 
 def _optimizer(cfg: RunConfig) -> tuple[str, float]:
     """The optimizer name and learning rate: model options, then the run's settings, then the zoo entry's."""
     spec = get_spec(cfg.model)
-    return (cfg.model_options.get("optimizer") or cfg.optimizer or spec.optimizer,
-            cfg.model_options.get("learning_rate") or cfg.learning_rate or spec.learning_rate)
+    return (
+        cfg.model_options.get("optimizer") or cfg.optimizer or spec.optimizer,
+        cfg.model_options.get("learning_rate") or cfg.learning_rate or spec.learning_rate,
+    )
 
 
 def _finish(run: RunDir, model: keras.Model) -> None:
@@ -232,8 +249,10 @@ def _finish(run: RunDir, model: keras.Model) -> None:
     best, last = run / "checkpoints" / "best.keras", run / "checkpoints" / "last.keras"
     source = best if best.is_file() else last
     if not source.is_file():
-        raise VidseqError(f"training in {run.path} produced no finished epoch (loss was NaN from the start?); "
-                          "lower the learning rate.")
+        raise VidseqError(
+            f"training in {run.path} produced no finished epoch (loss was NaN from the start?); "
+            "lower the learning rate."
+        )
     os.replace(run / "state.json", run / "state.done.json")
     write_atomic(run / "model.keras", source.read_bytes())
 
@@ -245,7 +264,12 @@ def _class_weights(catalog: Catalog) -> dict[int, float]:
 
 def _log_split(parts: dict[str, Catalog]) -> None:
     for name, cat in parts.items():
-        log.info("%-5s %4d videos  %s", name, len(cat), ", ".join(f"{k}={v}" for k, v in cat.counts().items()))
+        log.info(
+            "%-5s %4d videos  %s",
+            name,
+            len(cat),
+            ", ".join(f"{k}={v}" for k, v in cat.counts().items()),
+        )
 
 
 def _log_report(name: str, ds: ClipDataset) -> None:

@@ -23,7 +23,9 @@ def require_ray():
     try:
         import ray
     except ImportError:
-        raise VidseqError("--ray needs Ray, which is not installed: pip install 'vidseq[ray]'.") from None
+        raise VidseqError(
+            "--ray needs Ray, which is not installed: pip install 'vidseq[ray]'."
+        ) from None
     return ray
 
 
@@ -35,12 +37,18 @@ def connected(address: str) -> Iterator[Any]:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     _reachable(address)
     try:
-        ray.init(address=None if address == "local" else address, log_to_driver=False,
-                 logging_level=logging.WARNING, configure_logging=False)
+        ray.init(
+            address=None if address == "local" else address,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+            configure_logging=False,
+        )
     except (ConnectionError, RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise VidseqError(f"cannot connect to the Ray cluster at {address!r} ({first}); start one with "
-                          "`ray start --head` or give its address (host:port) to --ray.") from None
+        raise VidseqError(
+            f"cannot connect to the Ray cluster at {address!r} ({first}); start one with "
+            "`ray start --head` or give its address (host:port) to --ray."
+        ) from None
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         log.info("ray: connected to %s (%d nodes, %d CPUs)", address, len(ray.nodes()), cpus)
@@ -57,8 +65,10 @@ def _reachable(address: str, timeout: float = 10) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as e:
-        raise VidseqError(f"cannot connect to the Ray cluster at {address!r} ({e.strerror or e}); start one with "
-                          "`ray start --head` or give its address (host:port) to --ray.") from None
+        raise VidseqError(
+            f"cannot connect to the Ray cluster at {address!r} ({e.strerror or e}); start one with "
+            "`ray start --head` or give its address (host:port) to --ray."
+        ) from None
 
 
 def cluster_cpus() -> int:
@@ -76,8 +86,13 @@ def chunks(items: Sequence[T], size: int | None = None, multiple: int = 1) -> li
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
-def run_tasks(function: Callable[..., T], args: Sequence[tuple], label: str, env: dict[str, str] | None = None,
-              ordered: bool = False) -> Iterator[T]:
+def run_tasks(
+    function: Callable[..., T],
+    args: Sequence[tuple],
+    label: str,
+    env: dict[str, str] | None = None,
+    ordered: bool = False,
+) -> Iterator[T]:
     """Run `function(*a)` for each `a` in `args` as Ray tasks (one CPU each, retried when their worker
     dies) and yield the results as they finish (in submission order with `ordered`); logs progress."""
     ray = require_ray()
@@ -94,7 +109,13 @@ def run_tasks(function: Callable[..., T], args: Sequence[tuple], label: str, env
         results[index[ready[0]]] = _get(ray, ready[0], label)
         done += 1
         if done == len(args) or time.time() - shown > 5 or done % max(1, len(args) // 10) == 0:
-            log.info("%s: %d/%d tasks done on Ray (%.0f s)", label, done, len(args), time.time() - started)
+            log.info(
+                "%s: %d/%d tasks done on Ray (%.0f s)",
+                label,
+                done,
+                len(args),
+                time.time() - started,
+            )
             shown = time.time()
         if not ordered:
             yield results.pop(index[ready[0]])
@@ -106,11 +127,18 @@ def _get(ray, ref, label: str):
     """The result of a finished task, or a VidseqError when Ray gave up on it."""
     try:
         return ray.get(ref)
-    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-            ray.exceptions.OutOfMemoryError) as e:
-        raise VidseqError(f"{label}: a Ray task lost its worker {RETRIES + 1} times ({type(e).__name__}); "
-                          "check the cluster's nodes (memory, logs), then run the same command again: "
-                          "finished outputs are kept.") from None
+    except (
+        ray.exceptions.WorkerCrashedError,
+        ray.exceptions.NodeDiedError,
+        ray.exceptions.OutOfMemoryError,
+    ) as e:
+        raise VidseqError(
+            f"{label}: a Ray task lost its worker {RETRIES + 1} times ({type(e).__name__}); "
+            "check the cluster's nodes (memory, logs), then run the same command again: "
+            "finished outputs are kept."
+        ) from None
     except ray.exceptions.RayTaskError as e:
-        raise VidseqError(f"{label}: a Ray task failed ({e.cause!r}); run the same command again to retry: "
-                          "finished outputs are kept.") from None
+        raise VidseqError(
+            f"{label}: a Ray task failed ({e.cause!r}); run the same command again to retry: "
+            "finished outputs are kept."
+        ) from None

@@ -23,7 +23,11 @@ from vidseq.errors import VidseqError
 from vidseq.run.parallel import Processes
 
 log = logging.getLogger("vidseq")
-ENV = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID")
+ENV = (
+    "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+    "KERAS_DISTRIBUTION_NUM_PROCESSES",
+    "KERAS_DISTRIBUTION_PROCESS_ID",
+)
 
 
 def requested() -> bool:
@@ -42,7 +46,9 @@ def join() -> Processes:
     jax = _jax_backend()
     coordinator = addresses.split(",")[0].strip()
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    os.environ.setdefault("JAX_COORDINATOR_BIND_ADDRESS", coordinator)  # not every interface ([::]), as JAX would
+    os.environ.setdefault(
+        "JAX_COORDINATOR_BIND_ADDRESS", coordinator
+    )  # not every interface ([::]), as JAX would
     if _is_loopback(coordinator.rpartition(":")[0]):
         _gloo_on_loopback(jax)
     import keras
@@ -50,13 +56,22 @@ def join() -> Processes:
     try:
         keras.distribution.initialize()
     except Exception as e:  # noqa: BLE001 (JAX reports a missing peer as its runtime's error)
-        raise VidseqError(f"process {index} of {count} could not join the job at {coordinator} ({_first_line(e)}); "
-                          f"start all {count} processes with the same KERAS_DISTRIBUTION_JOB_ADDRESSES, each "
-                          "with its own KERAS_DISTRIBUTION_PROCESS_ID.") from None
+        raise VidseqError(
+            f"process {index} of {count} could not join the job at {coordinator} ({_first_line(e)}); "
+            f"start all {count} processes with the same KERAS_DISTRIBUTION_JOB_ADDRESSES, each "
+            "with its own KERAS_DISTRIBUTION_PROCESS_ID."
+        ) from None
     devices = keras.distribution.list_devices()
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
-    log.info("train: process %d of %d (JAX %s, gloo), data parallel over %d devices", index, count,
-             jax.__version__, len(devices))
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
+    )
+    log.info(
+        "train: process %d of %d (JAX %s, gloo), data parallel over %d devices",
+        index,
+        count,
+        jax.__version__,
+        len(devices),
+    )
     return Processes(index, count)
 
 
@@ -71,7 +86,9 @@ def abandon(error: BaseException) -> None:
 def _settings() -> tuple[str, int, int]:
     missing = [name for name in ENV if not os.environ.get(name)]
     if missing:
-        raise VidseqError(f"multi-process training needs all of {', '.join(ENV)}; {missing[0]} is not set.")
+        raise VidseqError(
+            f"multi-process training needs all of {', '.join(ENV)}; {missing[0]} is not set."
+        )
     try:
         count, index = int(os.environ[ENV[1]]), int(os.environ[ENV[2]])
     except ValueError:
@@ -87,8 +104,10 @@ def _jax_backend():
         import keras
 
         if keras.backend.backend() != "jax":
-            raise VidseqError("multi-process training runs on JAX (TensorFlow's MultiWorkerMirroredStrategy is "
-                              "broken under Keras 3): set KERAS_BACKEND=jax in every process.")
+            raise VidseqError(
+                "multi-process training runs on JAX (TensorFlow's MultiWorkerMirroredStrategy is "
+                "broken under Keras 3): set KERAS_BACKEND=jax in every process."
+            )
     try:
         import jax
     except ImportError:

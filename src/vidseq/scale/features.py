@@ -1,6 +1,6 @@
 """`vidseq features --ray`: the frozen CNN's features computed by Ray tasks into the shared disk cache.
 
-The driver builds the run exactly as `train` does (run.train.warm_features: same split, datasets,
+The driver builds the run exactly as `train` does (run.warm.warm_features: same split, datasets,
 seeded model, so the same CNN fingerprint and cache keys), sends the CNN once to the cluster's
 object store, and each task computes the features of a few videos with vidseq's own reader,
 writing them into the cache folder under temporary names renamed when whole (ClipCache). A later
@@ -20,7 +20,7 @@ from vidseq.data.sources import open_source
 from vidseq.data.spec import ClipSpec
 from vidseq.errors import VideoDecodeError, VidseqError
 from vidseq.run.features import FeatureJob, cached_features, feature_keys, fingerprint
-from vidseq.run.train import warm_features
+from vidseq.run.warm import warm_features
 from vidseq.scale.cluster import chunks, connected, require_ray, run_tasks
 
 log = logging.getLogger("vidseq")
@@ -29,26 +29,36 @@ TASK_CACHE = "256MB"  # memory for decoded frames in one task (the disk store is
 
 
 def features_on_ray(cfg: RunConfig, address: str) -> dict:
-    """run.train.warm_features with the missing features computed on the Ray cluster at `address`."""
+    """run.warm.warm_features with the missing features computed on the Ray cluster at `address`."""
     with connected(address):
         return warm_features(cfg, runner=_on_ray)
 
 
-def _on_ray(cnn: keras.Model, fp: str, spec: ClipSpec, directory: str, jobs: list[FeatureJob]) -> dict[str, str]:
+def _on_ray(
+    cnn: keras.Model, fp: str, spec: ClipSpec, directory: str, jobs: list[FeatureJob]
+) -> dict[str, str]:
     """Compute `jobs` in Ray tasks of a few videos each; returns {path: reason} of the files that failed."""
     if not jobs:
         return {}
     ref = require_ray().put(cnn)
     env = {"KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    args = [([ref], fp, spec, directory, [(j.path, j.indices, j.keys) for j in chunk]) for chunk in chunks(jobs)]
+    args = [
+        ([ref], fp, spec, directory, [(j.path, j.indices, j.keys) for j in chunk])
+        for chunk in chunks(jobs)
+    ]
     failed: dict[str, str] = {}
     for part in run_tasks(extract_files, args, "features", env=env):
         failed.update(part)
     return failed
 
 
-def extract_files(cnn_ref: list, fp: str, spec: ClipSpec, directory: str,
-                  jobs: list[tuple[str, np.ndarray, tuple]]) -> dict[str, str]:
+def extract_files(
+    cnn_ref: list,
+    fp: str,
+    spec: ClipSpec,
+    directory: str,
+    jobs: list[tuple[str, np.ndarray, tuple]],
+) -> dict[str, str]:
     """One Ray task: features of each (path, frames, keys) into the disk cache; {path: reason} of failures.
     Frames whose entries exist already (a retried task, another run) are not computed again."""
     cnn, cache, failed = _cnn(cnn_ref[0], fp), ClipCache(TASK_CACHE, directory), {}
@@ -74,7 +84,9 @@ def _cnn(ref, fp: str) -> keras.Model:
     if fp not in _CNNS:
         cnn = require_ray().get(ref)
         if fingerprint(cnn) != fp:
-            raise VidseqError("the CNN reached a Ray worker with other weights; check that every node runs "
-                              "the same vidseq and Keras versions.")
+            raise VidseqError(
+                "the CNN reached a Ray worker with other weights; check that every node runs "
+                "the same vidseq and Keras versions."
+            )
         _CNNS[fp] = cnn
     return _CNNS[fp]

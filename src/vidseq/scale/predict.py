@@ -11,11 +11,19 @@ from vidseq.run.predict import expand_inputs, predict_loaded
 from vidseq.run.rundir import RunDir
 from vidseq.scale.cluster import chunks, connected, run_tasks
 
-_RUNS: dict[tuple, tuple] = {}  # per worker process: loaded runs, by (model file, its mtime, unsafe)
+_RUNS: dict[
+    tuple, tuple
+] = {}  # per worker process: loaded runs, by (model file, its mtime, unsafe)
 
 
-def predict_on_ray(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], address: str, clips: int = 1,
-                   top: int = 3, unsafe: bool = False) -> list[dict]:
+def predict_on_ray(
+    run: str | os.PathLike,
+    inputs: Sequence[str | os.PathLike],
+    address: str,
+    clips: int = 1,
+    top: int = 3,
+    unsafe: bool = False,
+) -> list[dict]:
     """run.predict.predict_files with the files predicted by Ray tasks on the cluster at `address` (the
     run directory and the files on a filesystem every node shares); the results in the files' order.
 
@@ -29,8 +37,15 @@ def predict_on_ray(run: str | os.PathLike, inputs: Sequence[str | os.PathLike], 
     cfg, given = rundir.config(), expand_inputs(inputs)
     files = [str(Path(f).resolve()) for f in given]  # the workers' current folders differ
     with connected(address):
-        args = [(str(rundir.path.resolve()), chunk, clips, top, unsafe) for chunk in chunks(files, multiple=cfg.batch)]
-        results = [r for part in run_tasks(predict_chunk, args, "predict", env=_env(), ordered=True) for r in part]
+        args = [
+            (str(rundir.path.resolve()), chunk, clips, top, unsafe)
+            for chunk in chunks(files, multiple=cfg.batch)
+        ]
+        results = [
+            r
+            for part in run_tasks(predict_chunk, args, "predict", env=_env(), ordered=True)
+            for r in part
+        ]
     return [{**r, "file": f} for r, f in zip(results, given)]  # the paths as the user gave them
 
 

@@ -9,8 +9,14 @@ from vidseq.data.prepare import Job, Outcome, PrepareReport, prepare, reencode_o
 from vidseq.scale.cluster import chunks, connected, run_tasks
 
 
-def prepare_on_ray(src: str | os.PathLike, dst: str | os.PathLike, address: str, size: int = 160,
-                   fps: float = 15, gop: int = 8) -> PrepareReport:
+def prepare_on_ray(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    address: str,
+    size: int = 160,
+    fps: float = 15,
+    gop: int = 8,
+) -> PrepareReport:
     """`data.prepare.prepare` with the videos re-encoded by Ray tasks on the cluster at `address`;
     `dst` must be on a filesystem every node shares. Same outputs, same report."""
     with connected(address):

@@ -10,7 +10,13 @@ import numpy as np
 from vidseq.viz import clip_grid
 
 
-def show_sample(generator, index: int = 0, random: bool = False, row_width: int = 22, out: str | os.PathLike | None = None) -> Path:
+def show_sample(
+    generator,
+    index: int = 0,
+    random: bool = False,
+    row_width: int = 22,
+    out: str | os.PathLike | None = None,
+) -> Path:
     """Draw the clips of one batch (a random one with `random=True`), one row per clip, class as title;
     saved to `out` (default sample.png). `row_width` is accepted for the old signature."""
     if random:
