@@ -55,9 +55,29 @@ CONFIGS = {  # name → (model, model options, settings); from scratch ones are 
         {"backbone": "efficientnet-lite2"},
         {"size": "160"},
     ),
+    "lite0-motion-112": ("efficientnet-lite0-motion", {}, {"size": "112"}),
+    "lite0-motion-160": ("efficientnet-lite0-motion", {}, {"size": "160"}),
+    "lite1-motion-112": (
+        "efficientnet-lite0-motion",
+        {"backbone": "efficientnet-lite1"},
+        {"size": "112"},
+    ),
+    "lite2-motion-112": (
+        "efficientnet-lite0-motion",
+        {"backbone": "efficientnet-lite2"},
+        {"size": "112"},
+    ),
     "lite0-ft-112": ("efficientnet-lite0-gru-ft", {}, {"size": "112", "augment": "standard"}),
+    "lite0-motion-ft-112": (
+        "efficientnet-lite0-motion",
+        {"trainable_blocks": 2, "learning_rate": 1e-4},
+        {"size": "112", "augment": "standard"},
+    ),
 }
-FUSIONS = {"lite0-gru-160+flow-gru": ("lite0-gru-160", "flow-gru")}
+FUSIONS = {
+    "lite0-gru-160+flow-gru": ("lite0-gru-160", "flow-gru"),
+    "lite0-motion-112+flow-gru": ("lite0-motion-112", "flow-gru"),
+}
 DEFAULT = [*CONFIGS, *FUSIONS]
 
 

@@ -27,6 +27,7 @@ TINY = {  # options that keep each entry small enough for a CPU test
     "convlstm": {"width": 0.125, "head": [16]},
     "efficientnet-lite0-gru": {"weights": None, "units": 8, "head": [16]},
     "efficientnet-lite0-gru-ft": {"weights": None, "units": 8, "head": [16]},
+    "efficientnet-lite0-motion": {"weights": None, "head": [16]},
 }
 SHAPE = (3, 32, 32, 3)
 

@@ -221,7 +221,9 @@ def _temporal(x, spec: Spec, temporal_options: dict):
 
 def _decide(features, spec: Spec, num_classes: int, suffix: str = ""):
     """Dense head → softmax; for temporal "mean", per frame and then averaged over frames."""
-    out = dense_head(features, spec.head, spec.dropout, num_classes, name="predictions" + suffix)
+    out = dense_head(
+        features, spec.head, spec.dropout, num_classes, "predictions" + suffix, spec.dropout_last
+    )
     return (
         layers.GlobalAveragePooling1D(name="average_frames" + suffix)(out)
         if spec.temporal == "mean"

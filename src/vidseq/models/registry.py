@@ -24,6 +24,7 @@ class Spec:
     units: int = 64
     head: tuple[int, ...] = (1024, 512, 128, 64)
     dropout: float = 0.5
+    dropout_last: bool = False  # dropout after the head's last dense layer too
     feature_dropout: float = 0.0
     temporal_dropout: float = 0.0
     optimizer: str = "adam"

@@ -133,14 +133,18 @@ class PositionEmbedding(layers.Layer):
 
 
 def dense_head(
-    x, sizes: Sequence[int], dropout: float, num_classes: int, name: str = "predictions"
+    x,
+    sizes: Sequence[int],
+    dropout: float,
+    num_classes: int,
+    name: str = "predictions",
+    dropout_last: bool = False,
 ):
-    """ReLU layers of `sizes` (dropout after each but the last), then softmax.
-
-    Works on (batch, features) and on (batch, frames, features), where it acts per frame.
-    """
+    """ReLU layers of `sizes` with dropout after each but the last (after the last too with
+    `dropout_last`), then softmax. Works on (batch, features) and on (batch, frames, features),
+    where it acts per frame."""
     for i, size in enumerate(sizes):
         x = layers.Dense(size, activation="relu")(x)
-        if dropout and i < len(sizes) - 1:
+        if dropout and (i < len(sizes) - 1 or dropout_last):
             x = layers.Dropout(dropout)(x)
     return layers.Dense(num_classes, activation="softmax", name=name)(x)

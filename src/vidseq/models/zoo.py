@@ -195,3 +195,16 @@ register(
         "frozen), Adam 1e-4; meant for training with augmentation",
     ),
 )
+register(
+    "efficientnet-lite0-motion",
+    Spec(
+        backbone="efficientnet-lite0",
+        temporal="motion",
+        head=(128,),
+        dropout_last=True,
+        backbone_options={"weights": "imagenet", "trainable_blocks": 0},
+        size="112",
+        description="frozen ImageNet EfficientNet-Lite0, mean features + mean absolute frame-to-frame "
+        "change, Dense 128 + dropout 0.5, Adam; trains on cached features (the video default)",
+    ),
+)

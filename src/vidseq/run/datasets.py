@@ -29,7 +29,7 @@ AUDIO_HEAD = (
 )
 AUDIO_MIXUP = 0.3
 SCRATCH_MODEL = "convnet-gru"  # the default without ImageNet weights, and for audio
-PRETRAINED_MODEL = "efficientnet-lite0-gru"  # the default for video when its weights are installed (docs/results.md)
+PRETRAINED_MODEL = "efficientnet-lite0-motion"  # the default for video when its weights are installed (docs/results.md)
 
 
 def split_catalogs(cfg: RunConfig) -> dict[str, Catalog]:
