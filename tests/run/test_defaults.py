@@ -11,8 +11,8 @@ def test_video_defaults_to_the_pretrained_model_at_its_size_when_its_weights_are
     monkeypatch,
 ):
     cfg = resolve_defaults(RunConfig(), audio=False)
-    assert (cfg.model, cfg.size) == (datasets.PRETRAINED_MODEL, "112")
-    assert resolve_defaults(RunConfig(model="efficientnet-lite0-gru"), audio=False).size == "160"
+    assert (cfg.model, cfg.size) == (datasets.PRETRAINED_MODEL, "160")
+    assert resolve_defaults(RunConfig(model="efficientnet-lite0-gru-ft"), audio=False).size == "112"
     assert resolve_defaults(RunConfig(model="convnet-gru"), audio=False).size == "112"
     assert resolve_defaults(RunConfig(size="96"), audio=False).size == "96"
     monkeypatch.setattr(datasets, "_weights_installed", lambda: False)

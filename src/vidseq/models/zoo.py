@@ -203,7 +203,7 @@ register(
         head=(128,),
         dropout_last=True,
         backbone_options={"weights": "imagenet", "trainable_blocks": 0},
-        size="112",
+        size="160",
         description="frozen ImageNet EfficientNet-Lite0, mean features + mean absolute frame-to-frame "
         "change, Dense 128 + dropout 0.5, Adam; trains on cached features (the video default)",
     ),
