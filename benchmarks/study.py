@@ -31,6 +31,14 @@ import vidseq
 
 SURV_FIGHT = Path(__file__).resolve().parents[2] / "shared" / "data" / "surv_fight"
 SCRATCH = {"width": 0.25, "head": [128]}
+
+
+def _lite(model: str, variant: int, size: str, **options) -> tuple[str, dict, dict]:
+    """A pretrained configuration: zoo entry `model` on EfficientNet-Lite`variant` at `size`."""
+    backbone = {"backbone": f"efficientnet-lite{variant}"} if variant else {}
+    return model, {**backbone, **options}, {"size": size}
+
+
 CONFIGS = {  # name → (model, model options, settings); from scratch ones are CPU-sized
     "single-frame": ("single-frame", SCRATCH, {}),
     "convnet-gru": ("convnet-gru", SCRATCH, {}),
@@ -40,33 +48,18 @@ CONFIGS = {  # name → (model, model options, settings); from scratch ones are 
     "tsn": ("tsn", {"width": 0.25}, {}),
     "two-stream": ("two-stream", SCRATCH, {}),
     "flow-gru": ("convnet-gru", {**SCRATCH, "streams": ["flow"]}, {}),
-    "lite0-gru-112": ("efficientnet-lite0-gru", {}, {"size": "112"}),
-    "lite0-gru-160": ("efficientnet-lite0-gru", {}, {"size": "160"}),
-    "lite0-gru-224": ("efficientnet-lite0-gru", {}, {"size": "224"}),
-    "lite0-attention-160": ("efficientnet-lite0-gru", {"temporal": "attention"}, {"size": "160"}),
-    "lite0-mean-160": ("efficientnet-lite0-gru", {"temporal": "mean"}, {"size": "160"}),
-    "lite1-gru-160": (
-        "efficientnet-lite0-gru",
-        {"backbone": "efficientnet-lite1"},
-        {"size": "160"},
-    ),
-    "lite2-gru-160": (
-        "efficientnet-lite0-gru",
-        {"backbone": "efficientnet-lite2"},
-        {"size": "160"},
-    ),
-    "lite0-motion-112": ("efficientnet-lite0-motion", {}, {"size": "112"}),
-    "lite0-motion-160": ("efficientnet-lite0-motion", {}, {"size": "160"}),
-    "lite1-motion-112": (
-        "efficientnet-lite0-motion",
-        {"backbone": "efficientnet-lite1"},
-        {"size": "112"},
-    ),
-    "lite2-motion-112": (
-        "efficientnet-lite0-motion",
-        {"backbone": "efficientnet-lite2"},
-        {"size": "112"},
-    ),
+    "lite0-gru-112": _lite("efficientnet-lite0-gru", 0, "112"),
+    "lite0-gru-160": _lite("efficientnet-lite0-gru", 0, "160"),
+    "lite0-gru-224": _lite("efficientnet-lite0-gru", 0, "224"),
+    "lite0-attention-160": _lite("efficientnet-lite0-gru", 0, "160", temporal="attention"),
+    "lite0-mean-160": _lite("efficientnet-lite0-gru", 0, "160", temporal="mean"),
+    "lite1-gru-160": _lite("efficientnet-lite0-gru", 1, "160"),
+    "lite2-gru-160": _lite("efficientnet-lite0-gru", 2, "160"),
+    **{
+        f"lite{v}-motion-{size}": _lite("efficientnet-lite0-motion", v, size)
+        for v in (0, 1, 2)
+        for size in ("112", "160")
+    },
     "lite0-ft-112": ("efficientnet-lite0-gru-ft", {}, {"size": "112", "augment": "standard"}),
     "lite0-motion-ft-112": (
         "efficientnet-lite0-motion",
@@ -76,7 +69,7 @@ CONFIGS = {  # name → (model, model options, settings); from scratch ones are 
 }
 FUSIONS = {
     "lite0-gru-160+flow-gru": ("lite0-gru-160", "flow-gru"),
-    "lite0-motion-112+flow-gru": ("lite0-motion-112", "flow-gru"),
+    "lite0-motion-160+flow-gru": ("lite0-motion-160", "flow-gru"),
 }
 DEFAULT = [*CONFIGS, *FUSIONS]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from vidseq.cli import main
 from vidseq.data.synthetic import MOTION_CLASSES
@@ -320,6 +321,20 @@ def test_predict_and_evaluate_read_a_sliding_run_the_same_way(motion_data, tmp_p
         (8, 9, 10, 11),
     }  # 12 frames, windows of 4, stride 4
     assert {tuple(r) for r in seen[path]} == by_evaluate
+
+
+def test_a_single_flow_stream_model_trains_evaluates_and_predicts(motion_data, tmp_path, capsys):
+    """`--model-option streams=[flow]`: the model takes the dataset's 2-channel flow clips."""
+    out = tmp_path / "flow"
+    argv = ["train", str(motion_data), "--out", str(out), "--epochs", "1", *TINY_TRAIN]
+    assert main([*argv, "--model-option", "streams=[flow]"]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["model_options"]["streams"] == ["flow"]
+    assert main(["evaluate", str(out)]) == 0
+    video = next((motion_data / "grow").iterdir())
+    capsys.readouterr()
+    assert main(["predict", str(out), str(video), "--json"]) == 0
+    top = json.loads(capsys.readouterr().out.splitlines()[0])["top"]
+    assert {t["class"] for t in top} <= set(MOTION_CLASSES)
 
 
 def test_a_data_failure_inside_fit_ends_train_with_its_sentence(

@@ -1,6 +1,6 @@
 """Fault injection: each broken input gets its documented behaviour, a sentence naming the file, no hang.
 
-Run alone with `make faults` (or `pytest tests/faults`). The README's Reliability table lists the
+Run alone with `make faults` (or `pytest tests/faults`). docs/reliability.md's table lists the
 same faults with their behaviour.
 """
 

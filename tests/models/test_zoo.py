@@ -130,6 +130,15 @@ def test_two_stream_takes_rgb_and_flow_and_fuses_two_ways():
         build_model("two-stream", (3, 3, 32, 32), 3, channels_first=True, **TINY["two-stream"])
 
 
+def test_a_single_stream_takes_its_modalitys_channels():
+    options = {**TINY["convnet-gru"], "streams": ["flow"]}
+    assert tuple(build_model("convnet-gru", SHAPE, 3, **options).input.shape[1:]) == SHAPE[:3] + (
+        2,
+    )
+    first = build_model("convnet-gru", (4, 3, 32, 32), 3, channels_first=True, **options)
+    assert tuple(first.input.shape[1:]) == (4, 2, 32, 32)
+
+
 def test_bad_names_and_options_are_clear_errors():
     with pytest.raises(VidseqError, match="not in the zoo; choose one of"):
         build_model("resnet-9000", SHAPE, 3)

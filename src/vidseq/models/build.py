@@ -85,7 +85,7 @@ def build_model(
             frame_mode,
         )
     else:
-        clip = keras.Input(tuple(input_shape), name="clip")
+        clip = keras.Input(_stream_shape(input_shape, spec.streams[0], channels_first), name="clip")
         x = layers.Permute((1, 3, 4, 2))(clip) if channels_first else clip
         if not net.per_frame:
             if spec.temporal != "none":
@@ -104,6 +104,14 @@ def build_model(
     if compile:
         compile_model(model, spec.optimizer, spec.learning_rate, jit_compile)
     return model
+
+
+def _stream_shape(input_shape: tuple[int, ...], stream: str, channels_first: bool) -> tuple:
+    """`input_shape` with the channels of `stream` (its C counts the RGB or gray channels)."""
+    shape = list(input_shape)
+    axis = 1 if channels_first else 3
+    shape[axis] = channels(stream, shape[axis])
+    return tuple(shape)
 
 
 def head_model(
