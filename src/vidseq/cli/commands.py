@@ -95,7 +95,12 @@ def features(args) -> str:
 def evaluate(args) -> str:
     from vidseq.run.evaluate import evaluate_run, metrics_table
 
-    metrics = evaluate_run(args.run, data=args.data, clips=args.clips, unsafe=args.unsafe)
+    if args.ray:
+        from vidseq.scale.evaluate import evaluate_on_ray
+
+        metrics = evaluate_on_ray(args.run, args.ray, args.data, args.clips, args.unsafe)
+    else:
+        metrics = evaluate_run(args.run, data=args.data, clips=args.clips, unsafe=args.unsafe)
     print(metrics_table(metrics))
     return f"test accuracy {metrics['accuracy']:.3f} (n={metrics['n']})"
 

@@ -82,6 +82,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow a model whose Lambda layers run code (trusted files only)",
     )
+    _add_ray_option(
+        ev,
+        "compute the videos' predictions as tasks on this Ray cluster (run and videos on a filesystem "
+        "all nodes share)",
+    )
     ev.set_defaults(handler=commands.evaluate)
 
     pr = sub.add_parser("predict", help="top-3 classes for new videos")

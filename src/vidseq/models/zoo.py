@@ -6,7 +6,9 @@ Any temporal head fits any per-frame backbone: `build_model("vgg16-lstm", ..., t
 
 from __future__ import annotations
 
-from vidseq.models.registry import Spec, register
+from dataclasses import replace
+
+from vidseq.models.registry import Spec, get_spec, register
 
 ARTICLE_HEAD = (1024, 512, 128, 64)
 
@@ -64,13 +66,8 @@ register(
 )
 register(
     "mobilenetv2-gru",
-    Spec(
-        backbone="mobilenet",
-        temporal="gru",
-        units=64,
-        head=ARTICLE_HEAD,
-        optimizer="sgd",
-        learning_rate=1e-3,
+    replace(
+        get_spec("mobilenet-gru"),
         backbone_options={"weights": "imagenet", "trainable_layers": 9, "version": 2},
         description="as mobilenet-gru with MobileNetV2",
     ),
@@ -182,12 +179,8 @@ register(
 )
 register(
     "efficientnet-lite0-gru-ft",
-    Spec(
-        backbone="efficientnet-lite0",
-        temporal="gru",
-        units=64,
-        head=(128,),
-        optimizer="adam",
+    replace(
+        get_spec("efficientnet-lite0-gru"),
         learning_rate=1e-4,
         backbone_options={"weights": "imagenet", "trainable_blocks": 2},
         size="112",

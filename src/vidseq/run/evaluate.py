@@ -35,10 +35,19 @@ def evaluate_run(
         verbose: Keras' predict verbosity.
         unsafe: allow a model whose Lambda layers run code when loaded (trusted files only).
     """
-    if clips < 1:
-        raise VidseqError(f"clips must be at least 1. Received: clips={clips}")
     rundir = RunDir(run)
     cfg, model, classes = rundir.load(unsafe)
+    catalog = evaluation_catalog(rundir, data, clips)
+    ds = dataset_for(cfg, catalog, views=clips)
+    ids, probs = video_probabilities(model, ds, verbose)
+    return write_evaluation(rundir, catalog, ids, probs, clips, sorted(ds.report.quarantined))
+
+
+def evaluation_catalog(rundir: RunDir, data: str | None, clips: int) -> Catalog:
+    """The videos to evaluate a run on (`data`, else its saved test split), checked against the run."""
+    if clips < 1:
+        raise VidseqError(f"clips must be at least 1. Received: clips={clips}")
+    classes = rundir.classes()
     catalog = Catalog.open(data) if data else rundir.split()["test"]
     if list(catalog.classes) != classes:
         raise VidseqError(
@@ -48,11 +57,22 @@ def evaluate_run(
         raise VidseqError(
             f"{rundir.path} has an empty test split; pass --data to evaluate on other videos."
         )
-    ds = dataset_for(cfg, catalog, views=clips)
-    ids, probs = video_probabilities(model, ds, verbose)
+    return catalog
+
+
+def write_evaluation(
+    rundir: RunDir,
+    catalog: Catalog,
+    ids: np.ndarray,
+    probs: np.ndarray,
+    clips: int,
+    skipped: list[str],
+) -> dict:
+    """Metrics of per-video probabilities (`ids` index `catalog`), written into the run directory."""
+    classes = list(catalog.classes)
     metrics = classification_metrics(catalog.labels[ids], probs, classes)
     metrics["clips_per_video"] = clips
-    metrics["skipped"] = sorted(ds.report.quarantined)
+    metrics["skipped"] = skipped
     write_atomic(rundir / "metrics.json", json.dumps(metrics, indent=1).encode())
     write_atomic(
         rundir / "predictions.csv", _predictions_csv(catalog, ids, probs, classes).encode()

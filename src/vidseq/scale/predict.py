@@ -43,7 +43,7 @@ def predict_on_ray(
         ]
         results = [
             r
-            for part in run_tasks(predict_chunk, args, "predict", env=_env(), ordered=True)
+            for part in run_tasks(predict_chunk, args, "predict", env=worker_env(), ordered=True)
             for r in part
         ]
     return [{**r, "file": f} for r, f in zip(results, given)]  # the paths as the user gave them
@@ -51,14 +51,20 @@ def predict_on_ray(
 
 def predict_chunk(run: str, files: list[str], clips: int, top: int, unsafe: bool) -> list[dict]:
     """One Ray task: predictions for `files` with the run's model, loaded once per worker process."""
+    return predict_loaded(*loaded_run(run, unsafe), files, clips, top)[0]
+
+
+def loaded_run(run: str, unsafe: bool) -> tuple:
+    """RunDir(run).load(unsafe), kept per worker process while model.keras stays the same file."""
     model_file = Path(run) / "model.keras"
     key = (str(model_file), model_file.stat().st_mtime_ns, unsafe)
     if key not in _RUNS:
         _RUNS[key] = RunDir(run).load(unsafe)
-    return predict_loaded(*_RUNS[key], files, clips, top)[0]
+    return _RUNS[key]
 
 
-def _env() -> dict[str, str]:
+def worker_env() -> dict[str, str]:
+    """The environment of the Ray workers: this process's Keras backend, quiet TensorFlow."""
     import keras
 
     return {"KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": "2"}
