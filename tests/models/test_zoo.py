@@ -132,9 +132,8 @@ def test_two_stream_takes_rgb_and_flow_and_fuses_two_ways():
 
 def test_a_single_stream_takes_its_modalitys_channels():
     options = {**TINY["convnet-gru"], "streams": ["flow"]}
-    assert tuple(build_model("convnet-gru", SHAPE, 3, **options).input.shape[1:]) == SHAPE[:3] + (
-        2,
-    )
+    last = build_model("convnet-gru", SHAPE, 3, **options)
+    assert tuple(last.input.shape[1:]) == SHAPE[:3] + (2,)
     first = build_model("convnet-gru", (4, 3, 32, 32), 3, channels_first=True, **options)
     assert tuple(first.input.shape[1:]) == (4, 2, 32, 32)
 

@@ -258,7 +258,7 @@ def _multi_stream(
             f"fusion={spec.fusion!r}: use 'late' or 'concat' with a per-frame CNN and a temporal head."
         )
     inputs = {
-        m: keras.Input(input_shape[:3] + (channels(m, input_shape[3]),), name=m)
+        m: keras.Input(_stream_shape(input_shape, m, channels_first=False), name=m)
         for m in spec.streams
     }
     branches = {

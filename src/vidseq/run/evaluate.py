@@ -36,7 +36,7 @@ def evaluate_run(
         unsafe: allow a model whose Lambda layers run code when loaded (trusted files only).
     """
     rundir = RunDir(run)
-    cfg, model, classes = rundir.load(unsafe)
+    cfg, model, _ = rundir.load(unsafe)
     catalog = evaluation_catalog(rundir, data, clips)
     ds = dataset_for(cfg, catalog, views=clips)
     ids, probs = video_probabilities(model, ds, verbose)

@@ -13,9 +13,8 @@ from vidseq.data.quarantine import Quarantine
 from vidseq.run.datasets import dataset_for
 from vidseq.run.evaluate import evaluation_catalog, write_evaluation
 from vidseq.run.predict import video_probabilities
-from vidseq.run.rundir import RunDir
 from vidseq.scale.cluster import chunks, connected, run_tasks
-from vidseq.scale.predict import loaded_run, worker_env
+from vidseq.scale.predict import finished_run, loaded_run, worker_env
 
 
 def evaluate_on_ray(
@@ -30,22 +29,21 @@ def evaluate_on_ray(
 
     Tasks take contiguous runs of videos, a multiple of the run's batch, so that each batch holds
     the clips it holds in one process."""
-    rundir = RunDir(run)
-    if not (rundir / "model.keras").is_file():
-        rundir.model(unsafe)  # raises the sentence for a run that is not finished
-    catalog = evaluation_catalog(rundir, data, clips)
+    rundir = finished_run(run, unsafe)
+    cfg, catalog = rundir.config(), evaluation_catalog(rundir, data, clips)
     root = str(Path(catalog.root).resolve())  # the workers' current folders differ
     with connected(address):
+        groups = chunks(catalog.items, multiple=cfg.batch)  # sized by the cluster's CPUs
         args = [
-            (str(rundir.path.resolve()), catalog.subset(part).to_dict(), root, clips, unsafe)
-            for part in chunks(catalog.items, multiple=rundir.config().batch)
+            (str(rundir.path.resolve()), catalog.subset(group).to_dict(), root, clips, unsafe)
+            for group in groups
         ]
         parts = list(run_tasks(evaluate_chunk, args, "evaluate", env=worker_env(), ordered=True))
-    offsets = np.cumsum([0] + [len(a[1]["items"]) for a in args])
+    offsets = np.cumsum([0] + [len(group) for group in groups])
     ids = np.concatenate([offset + part[0] for offset, part in zip(offsets, parts)])
     probs = np.concatenate([part[1] for part in parts])
     paths = {catalog.relpath(item): item.path for item in catalog.items}
-    failed = Quarantine(len(catalog), rundir.config().max_bad)
+    failed = Quarantine(len(catalog), cfg.max_bad)
     for relpath, reason in (bad for part in parts for bad in part[2]):
         failed.add(paths[relpath], reason, check=False)
     failed.check()  # over the whole job, as in one process: each task took every failure

@@ -31,9 +31,7 @@ def predict_on_ray(
     clips it holds in one process (the same probabilities, not only the same classes)."""
     if clips < 1:
         raise VidseqError(f"clips must be at least 1. Received: clips={clips}")
-    rundir = RunDir(run)
-    if not (rundir / "model.keras").is_file():
-        rundir.model(unsafe)  # raises the sentence for a run that is not finished
+    rundir = finished_run(run, unsafe)
     cfg, given = rundir.config(), expand_inputs(inputs)
     files = [str(Path(f).resolve()) for f in given]  # the workers' current folders differ
     with connected(address):
@@ -52,6 +50,15 @@ def predict_on_ray(
 def predict_chunk(run: str, files: list[str], clips: int, top: int, unsafe: bool) -> list[dict]:
     """One Ray task: predictions for `files` with the run's model, loaded once per worker process."""
     return predict_loaded(*loaded_run(run, unsafe), files, clips, top)[0]
+
+
+def finished_run(run: str | os.PathLike, unsafe: bool) -> RunDir:
+    """The run directory, or the sentence RunDir.model gives for a run that is not finished (the
+    driver checks once; its workers load the model)."""
+    rundir = RunDir(run)
+    if not (rundir / "model.keras").is_file():
+        rundir.model(unsafe)
+    return rundir
 
 
 def loaded_run(run: str, unsafe: bool) -> tuple:
