@@ -1,10 +1,12 @@
 """Frozen-backbone feature cache: epoch time and accuracy training on cached features vs on clips.
 
-    python benchmarks/features.py
+    python benchmarks/features.py                                            # vgg16-lstm at 64×64
+    python benchmarks/features.py --model efficientnet-lite0-motion --size 160  # the video default
 
-On the embedded motion dataset (generated: 4 classes × 40 H.264 videos), 8 frames at 64×64,
-batch 8: the seed's vgg16-lstm (frozen VGG16; random weights here, as ImageNet weights cannot be
-downloaded on this machine) trains from the same initial weights twice, once on clips (frames
+On the embedded motion dataset (generated: 4 classes × 40 H.264 videos), 8 frames, batch 8: a
+zoo model with a frozen per-frame CNN (the seed's vgg16-lstm by default, its VGG16 with random
+weights as ImageNet weights cannot be downloaded on this machine; EfficientNet-Lite entries load
+their ImageNet weights offline) trains from the same initial weights twice, once on clips (frames
 already cached in memory, so decoding is not what is measured) and once on cached features.
 Prints the epoch times side by side, their ratio from the second epoch on, the one-off feature
 extraction time, and the test accuracy of the saved full model (which takes raw clips) for both.
@@ -12,6 +14,7 @@ extraction time, and the test accuracy of the saved full model (which takes raw 
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import tempfile
@@ -26,8 +29,8 @@ from vidseq.data.cache import ClipCache
 from vidseq.data.synthetic import make_motion_dataset
 from vidseq.run.features import FeatureDataset, frame_cnn
 
-FRAMES, SIZE, BATCH, EPOCHS = 8, 64, 8, 4
-OPTIONS = {"weights": None, "units": 64, "head": [128]}
+FRAMES, BATCH, EPOCHS = 8, 8, 4
+OPTIONS = {"vgg16-lstm": {"weights": None, "units": 64, "head": [128]}}
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -56,9 +59,14 @@ def fit_timed(model: keras.Model, data, val) -> list[float]:
 
 def main() -> None:
     """Train both ways from the same weights and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="vgg16-lstm", help="a zoo entry with a frozen frame CNN")
+    parser.add_argument("--size", type=int, default=64, help="frame size (square)")
+    args = parser.parse_args()
+    size = args.size
     os.environ.setdefault("VIDSEQ_CACHE", tempfile.mkdtemp(prefix="vidseq-bench-"))
     root = make_motion_dataset(
-        Path(tempfile.gettempdir()) / "vidseq-bench-features", per_class=40, size=SIZE
+        Path(tempfile.gettempdir()) / "vidseq-bench-features", per_class=40, size=64
     )
     train, val, test = vidseq.Catalog.from_folder(root).split(val=0.2, test=0.2, seed=0)
     cache = ClipCache("2GB")
@@ -66,7 +74,7 @@ def main() -> None:
         name: vidseq.ClipDataset(
             part,
             frames=FRAMES,
-            size=SIZE,
+            size=size,
             batch_size=BATCH,
             shuffle=name == "train",
             pool=3,
@@ -78,10 +86,12 @@ def main() -> None:
     for ds in clips.values():
         ds.warm()
     keras.utils.set_random_seed(0)
-    model = vidseq.build_model("vgg16-lstm", (FRAMES, SIZE, SIZE, 3), 4, **OPTIONS)
+    model = vidseq.build_model(
+        args.model, (FRAMES, size, size, 3), 4, **OPTIONS.get(args.model, {})
+    )
     initial = model.get_weights()
     print(
-        f"vgg16-lstm (frozen VGG16), {len(train)} training clips of {FRAMES}×{SIZE}², batch {BATCH}, {EPOCHS} epochs\n"
+        f"{args.model}, {len(train)} training clips of {FRAMES}×{size}², batch {BATCH}, {EPOCHS} epochs\n"
     )
 
     on_clips = fit_timed(model, clips["train"], clips["val"])
@@ -94,7 +104,7 @@ def main() -> None:
     extraction = time.perf_counter() - started
     head = model.get_layer("head")
     head.compile(
-        optimizer=keras.optimizers.Nadam(0.002),
+        optimizer=keras.optimizers.deserialize(keras.optimizers.serialize(model.optimizer)),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )

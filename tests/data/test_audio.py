@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import av
+import keras
 import numpy as np
 import pytest
 
+import vidseq
 from vidseq import Catalog, ClipDataset, VideoDecodeError
 from vidseq.cli import main
 from vidseq.config import RunConfig
@@ -21,8 +24,10 @@ from vidseq.data.audio import (
     spectrogram_sequence,
 )
 from vidseq.data.augment import augment_spectrogram
+from vidseq.data.cache import ClipCache
 from vidseq.errors import VidseqError
 from vidseq.run.datasets import dataset_for, resolve_defaults
+from vidseq.run.features import FeatureDataset
 
 RATE = 8000
 
@@ -259,3 +264,32 @@ def test_warm_quarantines_an_undecodable_audio_file(tmp_path):
     )
     ds.warm()
     assert "is not readable audio" in ds.report.quarantined[str(bad)]
+
+
+def test_audio_windows_train_a_frozen_imagenet_backbone_on_cached_features(
+    tmp_path, caplog, capsys
+):
+    for k in range(8):
+        tone(tmp_path / "d" / ("a" if k % 2 else "b") / f"{k}.wav", 300 + 400 * k, seconds=0.4)
+    cnn = vidseq.frame_encoder("efficientnet-lite0", (32, 32, 1))
+    cache = ClipCache("64MB", tmp_path / "cache")
+
+    def datasets(frames):
+        clips = ClipDataset(
+            Catalog.from_folder(tmp_path / "d"), frames=frames, size=(32, 32), shuffle=False
+        )
+        return clips, FeatureDataset(clips, cnn, cache)
+
+    clips, features = datasets(4)
+    (x, y), (f, fy) = clips[0], features[0]
+    expected = keras.ops.convert_to_numpy(cnn(x.reshape(-1, 32, 32, 1))).reshape(f.shape)
+    np.testing.assert_allclose(f, expected, atol=1e-4)
+    np.testing.assert_array_equal(fy, y)
+    assert datasets(4)[1].computed == 0 and datasets(2)[1].computed == 8 * 2  # windows move
+    argv = ["train", str(tmp_path / "d"), "--epochs", "1", "--model", "efficientnet-lite0-motion"]
+    argv += ["--frames", "4", "--augment", "none", "--mixup", "0"]
+    assert main([*argv, "--out", str(tmp_path / "small")]) == 2  # the audio default 40x24
+    assert "for audio, size 64x32 is 64 mel bands × 32 columns" in capsys.readouterr().err
+    with caplog.at_level(logging.INFO, logger="vidseq"):
+        assert main([*argv, "--out", str(tmp_path / "run"), "--size", "32x32"]) == 0
+    assert "computing its features once and training the head on them" in caplog.text

@@ -258,7 +258,7 @@ def test_weights_from_a_file_none_and_bad_arguments(tmp_path):
     for kwargs, match in [
         ({"weights": str(tmp_path / "no.weights.h5")}, "does not exist"),
         ({"frame_shape": (31, 64, 3)}, "at least 32"),
-        ({"frame_shape": (64, 64, 1)}, "RGB"),
+        ({"frame_shape": (64, 64, 2)}, "RGB or grey frames"),
         ({"variant": 3}, "variant 3"),
         ({"trainable_blocks": 17}, "0..16"),
         ({"weights": str(tmp_path / "mine.weights.h5"), "variant": 1}, "does not fit"),
@@ -266,6 +266,16 @@ def test_weights_from_a_file_none_and_bad_arguments(tmp_path):
         with pytest.raises(VidseqError, match=match):
             efficientnet_lite(**{"frame_shape": (64, 64, 3), **kwargs})
     assert efficientnet_lite((64, 48, 1), weights=None).output_shape == (None, 1280)
+
+
+def test_grey_frames_see_the_imagenet_weights_as_grey_rgb():
+    grey = _images(64).mean(axis=-1, keepdims=True)
+    rgb = efficientnet_lite((64, 64, 3))
+    np.testing.assert_allclose(
+        _run(efficientnet_lite((64, 64, 1)), grey),
+        _run(rgb, np.repeat(grey, 3, axis=-1)),
+        atol=1e-6,
+    )
 
 
 def test_a_missing_weights_package_names_the_pip_command(monkeypatch):

@@ -22,5 +22,10 @@ def test_video_defaults_to_the_pretrained_model_at_its_size_when_its_weights_are
     ) == ("convnet-gru", "112")
 
 
-def test_audio_defaults_to_the_scratch_convnet():
-    assert resolve_defaults(RunConfig(), audio=True).model == "convnet-gru"
+def test_audio_defaults_to_the_scratch_convnet_whose_options_fit_no_other_model():
+    cfg = resolve_defaults(RunConfig(), audio=True)
+    assert (cfg.model, cfg.model_options) == ("convnet-gru", {"width": 0.5, "head": [128]})
+    mine = resolve_defaults(RunConfig(model_options={"width": 0.25}), audio=True)
+    assert mine.model_options == {"width": 0.25, "head": [128]}
+    lite = resolve_defaults(RunConfig(model="efficientnet-lite0-motion"), audio=True)
+    assert (lite.model_options, lite.size, lite.gray) == ({}, "40x24", True)

@@ -48,8 +48,10 @@ class FrameChoice:
         )
         self.pool = pool if hasattr(sampler, "pool") else 0
 
-    def indices(self, info: VideoInfo, sample: Sample, index: int, epoch: int) -> np.ndarray:
-        """The frames sample number `index` reads in `epoch`."""
+    def indices(self, info: VideoInfo | None, sample: Sample, index: int, epoch: int) -> np.ndarray:
+        """The frames sample number `index` reads in `epoch` (audio, whose info is None: every window)."""
+        if info is None:
+            return np.arange(self.frames)
         if not self.random:
             return self.fixed(info, sample)
         rng = np.random.default_rng((self.seed, epoch, index))
@@ -65,9 +67,11 @@ class FrameChoice:
             info, self.frames, sample.window, offset=(sample.view + 0.5) / self.views
         )
 
-    def drawable(self, info: VideoInfo, sample: Sample) -> np.ndarray | None:
+    def drawable(self, info: VideoInfo | None, sample: Sample) -> np.ndarray | None:
         """Every frame a sample can read in any epoch (sorted), or None when that is not a fixed set
         (random frames without a pool)."""
+        if info is None:
+            return self.indices(info, sample, 0, 0)
         if not self.random:
             return np.unique(self.fixed(info, sample))
         return np.unique(self.sampler.pool(info, self.frames, self.pool)) if self.pool else None

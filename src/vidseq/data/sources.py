@@ -43,6 +43,11 @@ class VideoSource:
     def __init__(self, info: VideoInfo, identity: tuple, spec: ClipSpec, cache: ClipCache | None):
         self.info, self.identity, self.spec, self.cache = info, identity, spec, cache
 
+    @property
+    def frame_format(self) -> tuple:
+        """How this source's frames are made: part of the cache key of each one's features."""
+        return self.spec.frame_format
+
     def read(self, indices: np.ndarray) -> np.ndarray:
         """uint8 frames `indices` (T, H, W, C); the missing ones decoded in one pass."""
         spec = self.spec
@@ -74,10 +79,22 @@ class VideoSource:
 
 class AudioSource:
     """An audio file as `frames` spectrogram windows sized `size` = (mel bands, columns); the log-mel
-    image is cached, and augmented before it is normalised and cut."""
+    image is cached, and augmented before it is normalised and cut. Without augmentation, window i
+    is fixed: `read` gives windows by index, as a video gives frames (for the feature cache)."""
+
+    info = None  # no probe: a sample reads every window (data.samples.FrameChoice)
 
     def __init__(self, path: str, identity: tuple, spec: ClipSpec, cache: ClipCache | None):
         self.path, self.identity, self.spec, self.cache = path, identity, spec, cache
+
+    @property
+    def frame_format(self) -> tuple:
+        """How the windows are made (their count and normalisation move each one's columns)."""
+        return (*self.spec.frame_format, self.spec.frames, self.spec.audio_norm)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """The unaugmented windows `indices` (T, mels, width, 1)."""
+        return self.clip()[np.asarray(indices, dtype=int)]
 
     def image(self) -> np.ndarray:
         """The uint8 log-mel image (mels, columns) of the file's first second, cached."""

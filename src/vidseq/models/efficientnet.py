@@ -103,7 +103,7 @@ def efficientnet_lite(
     trainable_blocks: int = 0,
     train_bn: bool = False,
 ) -> keras.Model:
-    """EfficientNet-Lite`variant` from [0, 1] RGB frames to its 1280 globally averaged features.
+    """EfficientNet-Lite`variant` from [0, 1] RGB (or grey) frames to its 1280 globally averaged features.
 
     `weights` is "imagenet" (converted once from the installed weights package), None (random) or
     a `.weights.h5` file saved from this model. `trainable_blocks=N` trains the last N MBConv
@@ -129,12 +129,13 @@ def _check(frame_shape, variant: int, weights, trainable_blocks: int) -> None:
     if len(frame_shape) != 3 or any(n is not None and n < MIN_SIZE for n in frame_shape[:2]):
         raise VidseqError(
             f"EfficientNet-Lite needs frames (H, W, C) of at least {MIN_SIZE}×{MIN_SIZE} "
-            f"(got {tuple(frame_shape)})."
+            f"(got {tuple(frame_shape)}); give a larger size (for audio, size 64x32 is 64 mel "
+            f"bands × 32 columns)."
         )
-    if weights is not None and frame_shape[2] != 3:
+    if weights is not None and frame_shape[2] not in (1, 3):
         raise VidseqError(
-            f"pretrained EfficientNet-Lite weights need RGB frames (3 channels, got {frame_shape[2]}); "
-            f"use weights=None."
+            f"pretrained EfficientNet-Lite weights need RGB or grey frames (3 or 1 channels, got "
+            f"{frame_shape[2]}); use weights=None."
         )
     if weights not in (None, "imagenet") and not Path(str(weights)).is_file():
         raise VidseqError(
@@ -148,9 +149,12 @@ def _check(frame_shape, variant: int, weights, trainable_blocks: int) -> None:
 
 
 def _build(frame_shape: tuple[int, int, int], variant: int) -> keras.Model:
-    """The network with random weights: preprocess, stem, MBConv blocks, head conv, average pool."""
+    """The network with random weights: preprocess, stem, MBConv blocks, head conv, average pool.
+    Grey frames (one channel, such as spectrograms) are repeated into the three the weights expect."""
     x = inputs = keras.Input(frame_shape, name="image")
     x = Preprocess("lite", name="preprocess")(x)
+    if frame_shape[2] == 1:
+        x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
     x = _conv_bn(x, "stem", STEM_FILTERS, 3, 2)
     for block in blocks(variant):
         x = _mbconv(x, block)

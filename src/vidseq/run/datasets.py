@@ -101,7 +101,7 @@ def resolve_defaults(cfg: RunConfig, audio: bool) -> RunConfig:
     """Fill the settings left open with the defaults for video (the pretrained model when its
     weights are installed, at its zoo entry's frame size, else convnet-gru at 112), or for audio (spectrogram
     sequences: 40 mel bands × 24 columns per step, one channel, spectrogram augmentation
-    "audio", mixup 0.3, band normalisation, a half-width ConvNet with one dense layer of 128).
+    "audio", mixup 0.3, band normalisation, and for convnet-gru half width with one dense layer of 128).
     `augment: none` turns augmentation off, `mixup: 0` turns mixup off."""
     augment = "audio" if audio and cfg.augment is None else cfg.augment
     presets = AUDIO_PRESETS if audio else PRESETS
@@ -119,14 +119,15 @@ def resolve_defaults(cfg: RunConfig, audio: bool) -> RunConfig:
             augment=augment,
             mixup=cfg.mixup or 0.0,
         )
-    options = {"width": 0.5, "head": [AUDIO_HEAD], **cfg.model_options}
+    model = cfg.model or SCRATCH_MODEL
+    scratch = {"width": 0.5, "head": [AUDIO_HEAD]} if model == SCRATCH_MODEL else {}
     return replace(
         cfg,
-        model=cfg.model or SCRATCH_MODEL,
+        model=model,
         size=cfg.size or "40x24",
         gray=True,
         augment=augment,
-        model_options=options,
+        model_options={**scratch, **cfg.model_options},
         audio_norm=cfg.audio_norm or "band",
         mixup=AUDIO_MIXUP if cfg.mixup is None else cfg.mixup,
     )

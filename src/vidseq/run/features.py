@@ -75,8 +75,7 @@ def feature_keys(source, fingerprint: str, indices: np.ndarray) -> tuple[tuple, 
     """The cache key of each frame's features: file identity, the CNN's fingerprint, the frame format,
     the index. Per frame, so a video's evaluation frames find the features its training pool computed."""
     return tuple(
-        (*source.identity, "feature", fingerprint, *source.spec.frame_format, int(i))
-        for i in indices
+        (*source.identity, "feature", fingerprint, *source.frame_format, int(i)) for i in indices
     )
 
 
