@@ -61,11 +61,14 @@ CONFIGS = {  # name → (model, model options, settings); from scratch ones are 
         for size in ("112", "160")
     },
     "lite0-ft-112": ("efficientnet-lite0-gru-ft", {}, {"size": "112", "augment": "standard"}),
-    "lite0-motion-ft-112": (
-        "efficientnet-lite0-motion",
-        {"trainable_blocks": 2, "learning_rate": 1e-4},
-        {"size": "112", "augment": "standard"},
-    ),
+    **{
+        f"lite0-motion-ft-{size}": (
+            "efficientnet-lite0-motion",
+            {"trainable_blocks": 2, "learning_rate": 1e-4},
+            {"size": size, "augment": "standard"},
+        )
+        for size in ("112", "160")
+    },
 }
 FUSIONS = {
     "lite0-gru-160+flow-gru": ("lite0-gru-160", "flow-gru"),

@@ -291,5 +291,5 @@ def test_audio_windows_train_a_frozen_imagenet_backbone_on_cached_features(
     assert main([*argv, "--out", str(tmp_path / "small")]) == 2  # the audio default 40x24
     assert "for audio, size 64x32 is 64 mel bands × 32 columns" in capsys.readouterr().err
     with caplog.at_level(logging.INFO, logger="vidseq"):
-        assert main([*argv, "--out", str(tmp_path / "run"), "--size", "32x32"]) == 0
+        assert main([*argv, "--out", str(tmp_path / "run"), "--size", "32x32", "--pool", "0"]) == 0
     assert "computing its features once and training the head on them" in caplog.text

@@ -71,6 +71,8 @@ def test_features_refuse_augmentation_motion_and_trainable_cnns(motion_data, fro
         FeatureDataset(_clips(motion_data, mixup=0.3), frame_cnn(frozen_model))
     with pytest.raises(VidseqError, match="modality flow"):
         FeatureDataset(_clips(motion_data, modality="flow"), frame_cnn(frozen_model))
+    with pytest.raises(VidseqError, match="without a pool"):
+        FeatureDataset(_clips(motion_data, pool=0), frame_cnn(frozen_model))
     trainable = build_model("convnet-gru", SHAPE, 4, width=0.125, head=[8])
     with pytest.raises(VidseqError, match="no frozen per-frame CNN"):
         FeatureDataset(_clips(motion_data), frame_cnn(trainable))
