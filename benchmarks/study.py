@@ -58,7 +58,7 @@ CONFIGS = {  # name → (model, model options, settings); from scratch ones are 
     **{
         f"lite{v}-motion-{size}": _lite("efficientnet-lite0-motion", v, size)
         for v in (0, 1, 2)
-        for size in ("112", "160")
+        for size in ("112", "160", "224")
     },
     "lite0-ft-112": ("efficientnet-lite0-gru-ft", {}, {"size": "112", "augment": "standard"}),
     **{
