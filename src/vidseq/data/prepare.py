@@ -132,8 +132,15 @@ def reencode(src: str, dst: str, size: int, fps: float, gop: int) -> int:
             stream = sink.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
             stream.width, stream.height, stream.pix_fmt = out_w, out_h, "yuv420p"
             stream.codec_context.gop_size = gop
-            stream.options = (
-                {"bf": "0", "crf": "23", "preset": "veryfast", "sc_threshold": "0"}
+            stream.options = (  # mbtree off: with it, x264 in a fresh process now and then codes a
+                # file's first GOP differently from the same input (Ray vs local); off costs +2% size
+                {
+                    "bf": "0",
+                    "crf": "23",
+                    "preset": "veryfast",
+                    "sc_threshold": "0",
+                    "x264-params": "mbtree=0",
+                }
                 if codec == "libx264"
                 else {"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "8"}
             )
