@@ -56,7 +56,7 @@ def features_refusal(clips: ClipDataset, cnn: keras.Model | None) -> str | None:
         return "mixup blends the clips of each batch"
     if clips.modalities not in (("rgb",), ("gray",)):
         return f"modality {'+'.join(clips.modalities)} is computed between frames"
-    if clips.random_frames and not clips.pool and clips.drawable(0) is None:
+    if clips.drawable(0) is None:  # random video frames without a pool (audio windows are fixed)
         return "random frames without a pool (pool=0) have no fixed set of frames"
     return None
 
